@@ -1,0 +1,168 @@
+"""Exercise checks: one ✓ line on success, a ``CheckFailed`` with a hint a learner can act on.
+
+    from helpers.checks import exercise, expect
+
+    @exercise("first_successful")
+    async def check_first_successful(first_successful) -> str:
+        result = await first_successful([...])
+        expect(result == "b", f"returned {result!r}", "return the first result that did not raise")
+        return "returns the first good result"
+
+    await check_first_successful(first_successful)   # prints "✓ first_successful: returns …"
+
+Each notebook's checks live in ``helpers/checks/nbNN.py``. Contract: a check never passes the
+learner stub (``stub_of`` of its solution cell) — tests/test_exercises.py proves that for every
+exercise — and every failure names what went wrong and what to try.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__all__ = ["CheckFailed", "expect", "exercise", "passed", "stub_of", "SOLUTION_BEGIN", "SOLUTION_END"]
+
+SOLUTION_BEGIN = "# BEGIN SOLUTION"
+SOLUTION_END = "# END SOLUTION"
+STUB_BEGIN = "# BEGIN STUB"
+STUB_END = "# END STUB"
+STUB_HINT = "the solution cell still holds the stub: write your code in place of `raise NotImplementedError`"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CheckFailed(AssertionError):
+    """An exercise check did not pass; ``hint`` says what to try next."""
+
+    def __init__(self, exercise: str, problem: str, hint: str) -> None:
+        self.exercise, self.problem, self.hint = exercise, problem, hint
+        super().__init__(f"✗ {exercise}: {problem}\n  hint: {hint}")
+
+
+class _Mismatch(Exception):
+    """Raised by ``expect`` inside a check; ``exercise`` turns it into CheckFailed with the title."""
+
+    def __init__(self, problem: str, hint: str) -> None:
+        super().__init__(problem)
+        self.problem, self.hint = problem, hint
+
+
+def expect(condition: object, problem: str, hint: str) -> None:
+    """Fail the running check with ``problem`` (what was seen) and ``hint`` (what to do) unless true."""
+    if not condition:
+        raise _Mismatch(problem, hint)
+
+
+def passed(message: str) -> None:
+    print(f"✓ {message}")
+
+
+def exercise(title: str, *, timeout: float | None = 30.0) -> Callable[[F], F]:
+    """Decorate a check function (sync or async) that returns a one-line summary of what it proved.
+
+    Learner mistakes become ``CheckFailed``: a failed ``expect``, the untouched stub
+    (NotImplementedError), any exception from the learner's code, or — for async checks — taking
+    longer than ``timeout`` seconds (a forgotten ``await`` or a deadlock should not hang a class).
+    """
+
+    def decorate(check: F) -> F:
+        if inspect.iscoroutinefunction(check):
+
+            @functools.wraps(check)
+            async def run_async(*args: Any, **kwargs: Any) -> None:
+                try:
+                    async with asyncio.timeout(timeout):
+                        summary = await check(*args, **kwargs)
+                except BaseException as exc:  # noqa: BLE001 - each kind is translated below
+                    _translate(title, exc, timeout)
+                passed(f"{title}: {summary}")
+
+            return run_async  # type: ignore[return-value]
+
+        @functools.wraps(check)
+        def run_sync(*args: Any, **kwargs: Any) -> None:
+            try:
+                summary = check(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001
+                _translate(title, exc, timeout)
+            passed(f"{title}: {summary}")
+
+        return run_sync  # type: ignore[return-value]
+
+    return decorate
+
+
+def _translate(title: str, exc: BaseException, timeout: float | None) -> None:
+    # Keep Ctrl-C and a cancelled cell working as usual: only learner mistakes become CheckFailed.
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, CheckFailed)):
+        raise exc
+    if isinstance(exc, asyncio.CancelledError):
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise exc  # someone cancelled the check itself: let it stop
+        raise CheckFailed(title, "your code was cancelled", "a CancelledError escaped: did you cancel a task you then awaited?") from None
+    if isinstance(exc, _Mismatch):
+        raise CheckFailed(title, exc.problem, exc.hint) from None
+    if isinstance(exc, NotImplementedError):
+        raise CheckFailed(title, "not written yet", STUB_HINT) from None
+    if isinstance(exc, TimeoutError):
+        raise CheckFailed(title, f"did not finish within {timeout} s", "look for a missing `await`, a task never awaited, or a queue nobody empties") from None
+    raise CheckFailed(title, f"your code raised {type(exc).__name__}: {exc}", "read the traceback above this message; run your function alone in a cell to see the error") from exc
+
+
+def stub_of(source: str) -> str:
+    """The learner version of a solution cell.
+
+    Every ``# BEGIN SOLUTION`` … ``# END SOLUTION`` block is removed. If a ``# BEGIN STUB`` …
+    ``# END STUB`` block of commented-out lines stands right before it, those lines are
+    uncommented and take its place (for "fix this code" exercises); otherwise the block becomes
+    ``raise NotImplementedError`` at the block's indentation.
+    """
+    out: list[str] = []
+    lines = source.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        marker = line.strip()
+        if marker == STUB_BEGIN:
+            stub, i = _take_block(lines, i, STUB_END)
+            out.extend(_uncomment(stub))
+            _, i = _take_block(lines, _expect_marker(lines, i, SOLUTION_BEGIN), SOLUTION_END)
+            continue
+        if marker == SOLUTION_BEGIN:
+            indent = line[: len(line) - len(line.lstrip())]
+            _, i = _take_block(lines, i, SOLUTION_END)
+            out.append(f'{indent}raise NotImplementedError("your code here")')
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out) + ("\n" if source.endswith("\n") else "")
+
+
+def _take_block(lines: list[str], start: int, end_marker: str) -> tuple[list[str], int]:
+    """Lines strictly between ``lines[start]`` and the next ``end_marker``; index after it."""
+    for j in range(start + 1, len(lines)):
+        if lines[j].strip() == end_marker:
+            return lines[start + 1 : j], j + 1
+    raise ValueError(f"{lines[start].strip()!r} on line {start + 1} has no matching {end_marker!r}")
+
+
+def _expect_marker(lines: list[str], i: int, marker: str) -> int:
+    if i < len(lines) and lines[i].strip() == marker:
+        return i
+    raise ValueError(f"{STUB_END!r} must be followed directly by {marker!r}")
+
+
+_COMMENT = re.compile(r"^(\s*)# ?(.*)$")
+
+
+def _uncomment(lines: list[str]) -> list[str]:
+    out = []
+    for line in lines:
+        m = _COMMENT.match(line)
+        out.append(f"{m.group(1)}{m.group(2)}" if m else line)
+    return out

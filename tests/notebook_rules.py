@@ -1,0 +1,52 @@
+"""What every notebook must look like; shared by the structure and exercise tests."""
+
+from __future__ import annotations
+
+import re
+
+# The collection's order. A notebook not written yet is "coming": links to it are allowed.
+ORDER = [
+    "00_start_here.ipynb",
+    "01_event_loop.ipynb",
+    "02_coroutines.ipynb",
+    "03_tasks_and_futures.ipynb",
+    "04_cancellation_and_timeouts.ipynb",
+    "05_aiohttp_client.ipynb",
+    "06_flow_control.ipynb",
+    "07_resilient_http.ipynb",
+    "08_postgres_asyncpg.ipynb",
+    "09_redis.ipynb",
+    "10_threads_and_processes.ipynb",
+    "11_debugging_and_performance.ipynb",
+    "12_capstone_crawler.ipynb",
+]
+
+TITLE = re.compile(r"^# (\d\d) · \S.*$", re.M)
+RAISES = ("NBVAL_RAISES_EXCEPTION",)
+# Outputs that betray a leaked resource or a forgotten await; allowed only in cells tagged "demo".
+LEAK_TEXTS = ("Unclosed client session", "Unclosed connector", "Task was destroyed", "was never awaited")
+MACHINE_PATH = re.compile(r"(/root/|/work/|/tmp/|/home/\w+/|/Users/\w+/)")
+MAX_CODE_LINES = 30
+
+
+def tags(cell) -> list[str]:  # noqa: ANN001
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def output_text(cell) -> str:  # noqa: ANN001
+    parts = []
+    for out in cell.get("outputs", []):
+        parts.append("".join(out.get("text", "")))
+        parts.append("".join(out.get("data", {}).get("text/plain", "")))
+        if out.get("output_type") == "error":
+            parts.append(f"{out.get('ename')}: {out.get('evalue')}")
+    return "\n".join(parts)
+
+
+def solution_and_check_pairs(nb) -> list[tuple[int, int]]:  # noqa: ANN001
+    """(solution cell index, check cell index) for every exercise; check = the next cell."""
+    pairs = []
+    for i, cell in enumerate(nb.cells):
+        if "solution" in tags(cell):
+            pairs.append((i, i + 1))
+    return pairs

@@ -1,0 +1,79 @@
+"""helpers.checks: one ✓ line on success, CheckFailed with a hint otherwise; stubs built right."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from helpers.checks import CheckFailed, exercise, expect, stub_of
+
+
+@exercise("doubling")
+def check_double(fn) -> str:  # noqa: ANN001
+    expect(fn(2) == 4, f"double(2) returned {fn(2)!r}", "multiply by two")
+    return "doubles"
+
+
+@exercise("async doubling", timeout=0.5)
+async def check_async_double(fn) -> str:  # noqa: ANN001
+    value = await fn(3)
+    expect(value == 6, f"got {value!r}", "await and multiply")
+    return "doubles"
+
+
+def test_passing_check_prints_one_tick_line(capsys: pytest.CaptureFixture[str]) -> None:
+    check_double(lambda x: x * 2)
+    assert capsys.readouterr().out == "✓ doubling: doubles\n"
+
+
+def test_failed_expectation_raises_with_problem_and_hint() -> None:
+    with pytest.raises(CheckFailed) as info:
+        check_double(lambda x: x + 1)
+    assert "double(2) returned 3" in str(info.value) and "hint: multiply by two" in str(info.value)
+
+
+def test_untouched_stub_is_reported_as_not_written() -> None:
+    def stub(x: int) -> int:
+        raise NotImplementedError("your code here")
+
+    with pytest.raises(CheckFailed, match="not written yet"):
+        check_double(stub)
+
+
+def test_learner_exception_becomes_check_failed_with_its_name() -> None:
+    with pytest.raises(CheckFailed, match="ZeroDivisionError"):
+        check_double(lambda x: 1 / 0)
+
+
+async def _never(x: int) -> int:
+    await asyncio.Event().wait()
+    return x
+
+
+def test_async_check_that_hangs_fails_with_timeout_hint() -> None:
+    with pytest.raises(CheckFailed, match="did not finish within 0.5 s"):
+        asyncio.run(check_async_double(_never))
+
+
+def test_async_check_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    async def double(x: int) -> int:
+        return 2 * x
+
+    asyncio.run(check_async_double(double))
+    assert "✓ async doubling" in capsys.readouterr().out
+
+
+def test_stub_replaces_solution_with_not_implemented_at_its_indentation() -> None:
+    source = "def f(x):\n    '''doc'''\n    # BEGIN SOLUTION\n    return x * 2\n    # END SOLUTION\n"
+    assert stub_of(source) == "def f(x):\n    '''doc'''\n    raise NotImplementedError(\"your code here\")\n"
+
+
+def test_stub_block_is_uncommented_in_place_of_the_solution() -> None:
+    source = "async def main():\n    # BEGIN STUB\n    # fetch(1)\n    # END STUB\n    # BEGIN SOLUTION\n    await fetch(1)\n    # END SOLUTION\n"
+    assert stub_of(source) == "async def main():\n    fetch(1)\n"
+
+
+def test_unterminated_solution_block_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no matching"):
+        stub_of("# BEGIN SOLUTION\nx = 1\n")

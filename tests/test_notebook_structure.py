@@ -1,0 +1,113 @@
+"""Every notebook follows the collection's shape and stores outputs from a real, clean run."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers.checks import SOLUTION_BEGIN, SOLUTION_END
+from notebook_rules import (
+    LEAK_TEXTS,
+    MACHINE_PATH,
+    MAX_CODE_LINES,
+    ORDER,
+    RAISES,
+    TITLE,
+    output_text,
+    solution_and_check_pairs,
+    tags,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+PRESENT = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def load(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / "notebooks" / name, as_version=4)
+
+
+def test_every_notebook_has_its_place_in_the_order() -> None:
+    assert PRESENT, "no notebooks found"
+    assert set(PRESENT) <= set(ORDER), f"unexpected names: {set(PRESENT) - set(ORDER)}"
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_title_cell_has_heading_objectives_prerequisites_time_and_services(name: str) -> None:
+    first = load(name).cells[0]
+    assert first.cell_type == "markdown"
+    m = TITLE.search(first.source)
+    assert m and m.group(1) == name[:2], "first cell must start with '# NN · Title'"
+    text = first.source.lower()
+    for word in ("objectives", "prerequisites", "time", "services"):
+        assert word in text, f"title cell lacks '{word}'"
+    objectives = re.findall(r"^\s*[-*\d.]+\s+\S", first.source.split("bjectives", 1)[1], re.M)
+    assert len(objectives) >= 3, "list 3–5 learning objectives"
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_kernelspec_is_python3(name: str) -> None:
+    spec = load(name).metadata.get("kernelspec", {})
+    assert spec.get("name") == "python3" and spec.get("language") == "python"
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_every_code_cell_was_executed_in_order(name: str) -> None:
+    counts = [c.execution_count for c in load(name).cells if c.cell_type == "code" and c.source.strip()]
+    assert None not in counts, "run `make execute` so every code cell has stored outputs"
+    assert counts == list(range(1, len(counts) + 1)), "outputs must come from one top-to-bottom run"
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_no_unexpected_errors_leaks_or_machine_paths(name: str) -> None:
+    for number, cell in enumerate(load(name).cells, 1):
+        if cell.cell_type != "code":
+            continue
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if errors:
+            assert any(mark in cell.source for mark in RAISES), f"cell {number}: error without NBVAL_RAISES_EXCEPTION"
+        text = output_text(cell)
+        if "demo" not in tags(cell):
+            leaked = [t for t in LEAK_TEXTS if t in text]
+            assert not leaked, f"cell {number}: output shows {leaked} (tag 'demo' if on purpose)"
+        assert not MACHINE_PATH.search(text), f"cell {number}: a machine path in a stored output"
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_code_cells_are_short_and_use_modern_asyncio(name: str) -> None:
+    for number, cell in enumerate(load(name).cells, 1):
+        if cell.cell_type != "code" or "demo" in tags(cell):
+            continue
+        lines = cell.source.splitlines()
+        assert len(lines) <= MAX_CODE_LINES, f"cell {number}: {len(lines)} lines; split it"
+        assert "get_event_loop(" not in cell.source, f"cell {number}: use asyncio.get_running_loop()"
+        assert "time.time()" not in cell.source, f"cell {number}: time durations with time.perf_counter()"
+        assert "nbval-lax" not in cell.source
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_links_to_previous_and_next_notebook(name: str) -> None:
+    index = ORDER.index(name)
+    last_cell = load(name).cells[-1]
+    assert last_cell.cell_type == "markdown"
+    wanted = ([ORDER[index - 1]] if index > 0 else []) + ([ORDER[index + 1]] if index + 1 < len(ORDER) else [])
+    for target in wanted:
+        assert f"({target})" in last_cell.source, f"last cell must link to {target}"
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_exercises_have_a_solution_block_and_a_check(name: str) -> None:
+    nb = load(name)
+    pairs = solution_and_check_pairs(nb)
+    if name != "00_start_here.ipynb":
+        assert len(pairs) >= 2, "at least two exercises"
+    else:
+        assert len(pairs) >= 1, "one worked exercise"
+    for sol, chk in pairs:
+        assert SOLUTION_BEGIN in nb.cells[sol].source and SOLUTION_END in nb.cells[sol].source
+        assert chk < len(nb.cells), "a solution cell must be followed by its check cell"
+        check = nb.cells[chk]
+        assert check.cell_type == "code" and "check" in check.source, f"cell {chk + 1} must call a helpers.checks check"
+        assert any("✓" in o.get("text", "") for o in check.outputs), f"cell {chk + 1}: the reference solution must pass"

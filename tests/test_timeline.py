@@ -1,0 +1,102 @@
+"""helpers.timeline: spans, overlap, lag measurement and plots that nbval can store."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import matplotlib
+import pytest
+
+from helpers.timeline import LagMonitor, Timeline, bars, plot_lag, stopwatch
+
+matplotlib.use("Agg")
+
+
+async def _three_overlapping(tl: Timeline) -> None:
+    async def job(i: int) -> None:
+        with tl.span(f"job {i}"):
+            await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(job(i) for i in range(3)))
+
+
+def test_concurrent_spans_overlap_and_sequential_ones_do_not() -> None:
+    tl = Timeline()
+    asyncio.run(_three_overlapping(tl))
+    assert tl.peak_overlap() == 3
+    seq = Timeline()
+    for i in range(3):
+        with seq.span(f"step {i}"):
+            time.sleep(0.01)
+    assert seq.peak_overlap() == 1
+    assert seq.duration >= 0.03
+
+
+def test_span_records_error_and_cancellation_and_reraises() -> None:
+    tl = Timeline()
+
+    async def main() -> None:
+        with pytest.raises(ValueError):
+            with tl.span("boom"):
+                raise ValueError("x")
+
+        async def sleeper() -> None:
+            with tl.span("sleeper"):
+                await asyncio.sleep(10)
+
+        task = asyncio.create_task(sleeper())
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert [s.status for s in tl.spans] == ["error", "cancelled"]
+
+
+def test_track_decorator_names_span_after_the_call() -> None:
+    tl = Timeline()
+
+    @tl.track()
+    async def fetch(n: int) -> int:
+        return n
+
+    assert asyncio.run(fetch(7)) == 7
+    assert tl.spans[0].label == "fetch(7)"
+
+
+def test_lag_monitor_sees_a_blocking_call_and_not_a_sleep() -> None:
+    async def measure(blocking: bool) -> LagMonitor:
+        async with LagMonitor(interval=0.01) as lag:
+            if blocking:
+                time.sleep(0.2)
+            else:
+                await asyncio.sleep(0.2)
+        return lag
+
+    blocked = asyncio.run(measure(True))
+    free = asyncio.run(measure(False))
+    assert blocked.max_lag > 0.15
+    assert free.max_lag < blocked.max_lag / 2
+    assert asyncio.run(_no_tasks_left())
+
+
+async def _no_tasks_left() -> bool:
+    async with LagMonitor():
+        await asyncio.sleep(0.02)
+    return asyncio.all_tasks() == {asyncio.current_task()}
+
+
+def test_plots_draw_without_error() -> None:
+    tl = Timeline()
+    asyncio.run(_three_overlapping(tl))
+    tl.plot("t", show=False)
+    bars({"a": 1.0, "b": 0.1}, "bars", show=False)
+    plot_lag({"x": LagMonitor()}, "lag", show=False)
+
+
+def test_stopwatch_measures_elapsed_time() -> None:
+    with stopwatch() as sw:
+        time.sleep(0.02)
+    assert 0.015 < sw.elapsed < 1.0
