@@ -1,0 +1,427 @@
+"""Tests for helpers.services: namespaces, URL resolution, and the up/status/down life cycle.
+
+The fast tests need no server. The `services` tests start real PostgreSQL and Redis from local
+binaries with their own LAB_STATE_DIR (a tmp folder), so they never touch the developer's running
+services, and a fixture stops them again even when a test fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers import services
+from helpers.services import Namespace, ServiceUnavailable, namespace
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICE_VARS = (
+    "DATABASE_URL", "REDIS_URL", "LAB_STATE_DIR", "LAB_NAMESPACE",
+    "LAB_PG_PORT", "LAB_REDIS_PORT", "LAB_PG_USER", "LAB_PG_PASSWORD", "LAB_PG_DB",
+)
+
+
+def closed_port() -> int:
+    """A loopback port that nothing listens on (bound once by us, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def nothing_running(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No env URLs, an empty state dir, and compose ports that nothing listens on."""
+    for var in SERVICE_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("LAB_PG_PORT", str(closed_port()))
+    monkeypatch.setenv("LAB_REDIS_PORT", str(closed_port()))
+    return tmp_path
+
+
+# ---- namespaces ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Ann-Marie O'Neil", "ann_marie_o_neil"),
+        ("ALICE", "alice"),
+        ("José Müller", "jose_muller"),
+        ("42bob", "u_42bob"),
+        ("__x__", "x"),
+        ("a..b  c", "a_b_c"),
+    ],
+)
+def test_learner_name_is_made_safe(monkeypatch: pytest.MonkeyPatch, raw: str, expected: str) -> None:
+    monkeypatch.setenv("LAB_NAMESPACE", raw)
+    assert namespace(1).name == expected
+
+
+def test_names_without_latin_letters_and_long_names_stay_distinct(monkeypatch: pytest.MonkeyPatch) -> None:
+    names = []
+    for raw in ("李雷", "韩梅梅", "x" * 60 + "a", "x" * 60 + "b"):
+        monkeypatch.setenv("LAB_NAMESPACE", raw)
+        names.append(namespace(1).name)
+    assert len(set(names)) == 4
+    for name in names:
+        assert name[0].isalpha() and len(name) <= services.NAME_MAX
+        assert set(name) <= set("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def test_default_namespace_is_the_login_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(services.getpass, "getuser", lambda: "Bob.Smith")
+    monkeypatch.delenv("LAB_NAMESPACE", raising=False)
+    assert namespace(3).name == "bob_smith"
+    monkeypatch.setenv("LAB_NAMESPACE", "  ")  # blank counts as unset
+    assert namespace(3).name == "bob_smith"
+
+
+def test_schema_and_key_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAB_NAMESPACE", "alice")
+    ns = namespace(8)
+    assert ns == namespace("08") == namespace("8") == Namespace("alice", "08")
+    assert (ns.name, ns.schema, ns.key_prefix) == ("alice", "nb08_alice", "alice:nb08:")
+    assert namespace(12).schema == "nb12_alice"
+
+
+@pytest.mark.parametrize("bad", ["x", "008", "", -1, 100, 8.0, True, None])
+def test_bad_notebook_numbers_are_rejected(bad: object) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        namespace(bad)  # type: ignore[arg-type]
+
+
+def test_namespaces_of_different_learners_never_overlap(monkeypatch: pytest.MonkeyPatch) -> None:
+    spaces = []
+    for learner in ("alice", "alice_b", "bob", "Alice B"):
+        monkeypatch.setenv("LAB_NAMESPACE", learner)
+        spaces += [namespace(8), namespace(9)]
+    schemas = {ns.schema for ns in spaces}
+    assert len(schemas) == len({(ns.name, ns.notebook) for ns in spaces})
+    for a in spaces:
+        for b in spaces:
+            if a != b:
+                assert not b.key_prefix.startswith(a.key_prefix), (a, b)
+
+
+@pytest.mark.parametrize(("name", "notebook"), [("Alice", "08"), ("a:b", "08"), ("9a", "08"), ("alice", "8")])
+def test_hand_built_namespaces_are_validated(name: str, notebook: str) -> None:
+    with pytest.raises(ValueError):
+        Namespace(name, notebook)
+
+
+# ---- resolution without servers -------------------------------------------------------------------
+
+
+def test_nothing_running_gives_one_clear_line(nothing_running: Path) -> None:
+    start = time.monotonic()
+    with pytest.raises(ServiceUnavailable) as info:
+        services.postgres_url()
+    assert time.monotonic() - start < 2
+    assert str(info.value) == (
+        "PostgreSQL is not running: start it with `make services` (python -m helpers services up), "
+        "or set DATABASE_URL to a server you can use."
+    )
+    assert isinstance(info.value, RuntimeError)
+    assert info.value.__suppress_context__  # raised `from None`: no chained socket errors
+    assert info.value._render_traceback_() == [f"ServiceUnavailable: {info.value}"]
+
+    with pytest.raises(ServiceUnavailable) as info:
+        services.redis_url()
+    assert "\n" not in str(info.value)
+    assert str(info.value).startswith("Redis is not running: start it with `make services`")
+    assert "REDIS_URL" in str(info.value)
+
+
+def test_status_without_services_exits_1(nothing_running: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert services.main(["status"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines] == [["PostgreSQL", "none"], ["Redis", "none"]]
+
+
+def test_dead_env_url_names_the_variable(nothing_running: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    port = closed_port()
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://me:s3cret@127.0.0.1:{port}/db")
+    monkeypatch.setenv("REDIS_URL", f"redis://:s3cret@127.0.0.1:{port}/0")
+    for get, var in ((services.postgres_url, "DATABASE_URL"), (services.redis_url, "REDIS_URL")):
+        with pytest.raises(ServiceUnavailable) as info:
+            get()
+        message = str(info.value)
+        assert message.startswith(f"{var} is set but no ")
+        assert "s3cret" not in message and "***" in message and "\n" not in message
+
+
+def test_env_url_is_returned_as_is_when_something_listens(
+    nothing_running: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        url = f"postgresql://u:p@localhost:{port}/x?sslmode=disable"
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/2")
+        assert services.postgres_url() == url
+        assert services.redis_url() == f"redis://127.0.0.1:{port}/2"
+
+
+def test_unrelated_program_on_compose_port_is_not_mistaken_for_postgres(
+    nothing_running: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as listener:  # accepts connections but never speaks the protocol
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        monkeypatch.setenv("LAB_PG_PORT", str(listener.getsockname()[1]))
+        with pytest.raises(ServiceUnavailable):
+            services.postgres_url()
+
+
+@contextlib.contextmanager
+def speaking(reply: bytes) -> Iterator[int]:
+    """A loopback port that answers every connection with `reply`, like a server's first bytes."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn, contextlib.suppress(OSError):
+                conn.recv(64)
+                conn.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def test_dead_local_state_falls_through_to_compose(
+    nothing_running: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dead = {"port": closed_port(), "password": "x", "user": "lab", "database": "lab"}
+    (nothing_running / "state.json").write_text(json.dumps({"postgres": dead, "redis": dead}))
+    monkeypatch.setenv("LAB_PG_PASSWORD", "p@ss")
+    with speaking(b"N") as pg_port, speaking(b"+PONG\r\n") as redis_port:
+        monkeypatch.setenv("LAB_PG_PORT", str(pg_port))
+        monkeypatch.setenv("LAB_REDIS_PORT", str(redis_port))
+        assert services.postgres_url() == f"postgresql://lab:p%40ss@127.0.0.1:{pg_port}/lab"
+        assert services.redis_url() == f"redis://127.0.0.1:{redis_port}/0"
+        assert services.resolve("postgres").route == "compose"
+        assert services.main(["status"]) == 0
+    assert "postgresql://lab:***@" in capsys.readouterr().out
+
+
+def test_compose_file_matches_the_resolution_defaults() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    for expected in ("127.0.0.1:${LAB_PG_PORT:-55432}:5432", "127.0.0.1:${LAB_REDIS_PORT:-56379}:6379",
+                     "${LAB_PG_USER:-lab}", "${LAB_PG_PASSWORD:-lab}", "${LAB_PG_DB:-lab}"):
+        assert expected in text
+    assert (services.POSTGRES.compose_port, services.REDIS.compose_port) == (55432, 56379)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://lab:pw@127.0.0.1:5/lab", "postgresql://lab:***@127.0.0.1:5/lab"),
+        ("redis://:pw@h:6379/0", "redis://:***@h:6379/0"),
+        ("postgresql://u@h/db?password=pw&x=1", "postgresql://u@h/db?password=***&x=1"),
+        ("postgresql://h1:1,h2:2/db", "postgresql://h1:1,h2:2/db"),
+    ],
+)
+def test_mask_url(url: str, expected: str) -> None:
+    assert services.mask_url(url) == expected
+
+
+def test_postgres_endpoints_follow_libpq_url_rules() -> None:
+    assert services._pg_endpoints("postgresql://u:p@h1:1,[::1]:2,h3/db") == [
+        ("h1", 1), ("::1", 2), ("h3", 5432)
+    ]
+    assert services._pg_endpoints("postgresql:///db?host=/var/run/postgresql&port=5433") == [
+        "/var/run/postgresql/.s.PGSQL.5433"
+    ]
+
+
+def test_missing_binaries_say_what_to_install(
+    nothing_running: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(services, "_pg_bindir_candidates", lambda: [])
+    monkeypatch.setattr(services, "_redis_candidates", lambda: [])
+    assert services.main(["up", "--local"]) == 1
+    err = capsys.readouterr().err
+    for hint in ("apt-get install postgresql redis-server", "brew install postgresql@16 redis",
+                 "conda install -c conda-forge postgresql redis-server", "Docker", "DATABASE_URL"):
+        assert hint in err
+    assert not (nothing_running / "state.json").exists()
+
+
+def test_cli_usage() -> None:
+    assert services.main([]) == 2
+    assert services.main(["--help"]) == 0
+    assert services.main(["sideways"]) == 2
+
+
+# ---- real servers: up -> status -> up -> use -> down -> down --------------------------------------
+
+
+def cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
+    env["LAB_STATE_DIR"] = str(state_dir)
+    return subprocess.run([sys.executable, "-m", "helpers", "services", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Real local servers in a private state dir; always stopped again afterwards."""
+    # Skipped, not failed, without binaries: e.g. the GitHub workflow provides servers through
+    # DATABASE_URL/REDIS_URL instead (.ci/run installs the apt packages, so these tests run there).
+    if services._find_redis() is None or services._find_pg(services._pg_run_as()) is None:
+        pytest.skip("PostgreSQL/Redis binaries not installed (apt-get install postgresql redis-server)")
+    state_dir = tmp_path_factory.mktemp("services-state")
+    try:
+        started = cli(state_dir, "up", "--local")
+        assert started.returncode == 0, started.stdout + started.stderr
+        with pytest.MonkeyPatch.context() as mp:
+            for var in SERVICE_VARS:
+                mp.delenv(var, raising=False)
+            mp.setenv("LAB_STATE_DIR", str(state_dir))
+            mp.setenv("LAB_PG_PORT", str(closed_port()))  # so only the local route can resolve
+            mp.setenv("LAB_REDIS_PORT", str(closed_port()))
+            yield state_dir
+    finally:
+        cli(state_dir, "down")
+
+
+def state(state_dir: Path) -> dict:
+    return json.loads((state_dir / "state.json").read_text())
+
+
+@pytest.mark.services
+def test_status_then_up_again_is_a_no_op(lab: Path) -> None:
+    recorded = state(lab)
+    assert oct((lab / "state.json").stat().st_mode & 0o777) == "0o600"
+
+    status = cli(lab, "status")
+    assert status.returncode == 0, status.stdout
+    assert [line.split()[1] for line in status.stdout.splitlines()] == ["local", "local"]
+    assert status.stdout.count("answers") == 2 and "***" in status.stdout
+    assert recorded["postgres"]["password"] not in status.stdout
+
+    again = cli(lab, "up")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("already running") == 2
+    assert state(lab) == recorded  # same servers, same ports
+
+
+@pytest.mark.services
+def test_env_url_wins_over_local_servers(lab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pg, rd = state(lab)["postgres"], state(lab)["redis"]
+    pg_url = f"postgresql://lab:{pg['password']}@127.0.0.1:{pg['port']}/postgres"
+    redis_url = f"redis://:{rd['password']}@127.0.0.1:{rd['port']}/3"
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    assert services.postgres_url() == pg_url
+    assert services.redis_url() == redis_url
+
+    async def which() -> tuple[str, int]:
+        import asyncpg
+        import redis.asyncio
+
+        conn = await asyncpg.connect(services.postgres_url())
+        try:
+            db = await conn.fetchval("SELECT current_database()")
+        finally:
+            await conn.close()
+        async with redis.asyncio.from_url(services.redis_url()) as client:
+            number = (await client.client_info())["db"]
+        return db, int(number)
+
+    assert asyncio.run(which()) == ("postgres", 3)
+
+
+@pytest.mark.services
+def test_resets_touch_only_their_own_namespace(lab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncpg
+    import redis.asyncio
+
+    monkeypatch.setenv("LAB_NAMESPACE", "alice")
+    mine = namespace(8)
+    monkeypatch.setenv("LAB_NAMESPACE", "bob")
+    theirs = namespace(8)
+
+    async def scenario() -> None:
+        # Resolved inside a running event loop, as a notebook cell would.
+        conn = await asyncpg.connect(services.postgres_url())
+        client = redis.asyncio.from_url(services.redis_url(), decode_responses=True)
+        try:
+            for ns in (mine, theirs):
+                await services.reset_postgres(conn, ns)
+                await conn.execute(f"CREATE TABLE {ns.schema}.t (x int)")
+            await client.mset({f"{mine.key_prefix}{i}": i for i in range(1200)})  # several SCAN pages
+            await client.mset({f"{theirs.key_prefix}k": 1, "alice:nb09:k": 1, "unrelated": 1})
+
+            assert await services.reset(mine, pg=conn, redis=client) == 1200
+
+            tables = await conn.fetch("SELECT table_schema FROM information_schema.tables WHERE table_name='t'")
+            assert {row["table_schema"] for row in tables} == {theirs.schema}
+            assert await conn.fetchval("SELECT to_regnamespace($1) IS NOT NULL", mine.schema)  # empty again
+            survivors = [f"{theirs.key_prefix}k", "alice:nb09:k", "unrelated"]
+            assert sorted(await client.keys("*")) == sorted(survivors)
+            assert await services.reset_redis(client, mine) == 0
+        finally:
+            await conn.close()
+            await client.aclose()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.services
+def test_dead_servers_are_restarted_by_up(lab: Path) -> None:
+    recorded = state(lab)
+    os.kill(recorded["redis"]["pid"], signal.SIGKILL)
+    postmaster = Path(recorded["postgres"]["home"]) / "pg" / "postmaster.pid"
+    os.kill(int(postmaster.read_text().split()[0]), signal.SIGQUIT)  # immediate shutdown, like a crash
+    assert services._wait_until(lambda: cli(lab, "status").returncode == 1, timeout=10)
+
+    restarted = cli(lab, "up")
+    assert restarted.returncode == 0, restarted.stderr
+    assert restarted.stdout.count("started") == 2
+    assert cli(lab, "status").returncode == 0
+    assert state(lab)["redis"]["pid"] != recorded["redis"]["pid"]
+
+
+@pytest.mark.services
+def test_down_stops_everything_and_twice_is_fine(lab: Path) -> None:
+    recorded = state(lab)
+    down = cli(lab, "down")
+    assert down.returncode == 0, down.stderr
+    assert down.stdout.splitlines() == ["PostgreSQL  stopped", "Redis       stopped"]
+    for service in (services.POSTGRES, services.REDIS):
+        assert not services._speaks(service, recorded[service.key]["port"])
+    assert not (lab / "state.json").exists()
+    assert not (Path(recorded["postgres"]["home"]) / "pg").exists()
+
+    again = cli(lab, "down")
+    assert again.returncode == 0, again.stderr
+    assert "not running" in again.stdout
