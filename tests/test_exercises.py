@@ -1,8 +1,9 @@
 """Every exercise check rejects the learner stub of its solution, with a hint — and nothing else breaks.
 
-Each notebook is executed once with every solution cell replaced by ``stub_of`` (what a learner
-starts from). Then: each check cell must fail with ``CheckFailed`` carrying a hint, and every other
-cell must run as in the solved notebook (so no demo depends on a solved exercise).
+Each notebook's learner edition (``helpers.edition.learner_notebook``: solutions replaced by their
+stubs, outputs cleared) is executed once. Then: each check cell must fail with ``CheckFailed``
+carrying a hint, and every other cell must run as in the solved notebook (so no demo depends on a
+solved exercise). Also: writing the learner edition never clobbers a learner's work.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import nbclient
 import nbformat
 import pytest
 
-from helpers.checks import stub_of
+from helpers.edition import changed_by_learner, learner_notebook, write_learner_edition
 from helpers.execute import kernel_environment
 from notebook_rules import RAISES, solution_and_check_pairs
 
@@ -26,10 +27,8 @@ WITH_EXERCISES = [
 
 
 def run_learner_version(path: Path) -> tuple[nbformat.NotebookNode, list[tuple[int, int]]]:
-    nb = nbformat.read(path, as_version=4)
+    nb = learner_notebook(nbformat.read(path, as_version=4))
     pairs = solution_and_check_pairs(nb)
-    for sol, _ in pairs:
-        nb.cells[sol].source = stub_of(nb.cells[sol].source)
     client = nbclient.NotebookClient(
         nb, timeout=600, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(path.parent)}}
     )
@@ -52,3 +51,26 @@ def test_checks_reject_the_learner_stubs_and_only_they_fail(name: str) -> None:
         elif errors and not any(mark in cell.source for mark in RAISES):
             e = errors[0]
             pytest.fail(f"cell {index + 1} fails in the learner edition: {e.ename}: {e.evalue}")
+
+
+def test_learner_edition_clears_outputs_and_keeps_no_solution(tmp_path: Path) -> None:
+    paths = write_learner_edition(tmp_path / "learner")
+    assert [p.name for p in paths] == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    for path in paths:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None
+                assert "# BEGIN SOLUTION" not in cell.source
+
+
+def test_learner_edition_refuses_to_overwrite_a_learners_changes(tmp_path: Path) -> None:
+    folder = tmp_path / "learner"
+    first = write_learner_edition(folder)
+    write_learner_edition(folder)  # unchanged since written: refreshing is fine
+    first[0].write_text(first[0].read_text().replace("Start here", "My notes"))
+    assert changed_by_learner(folder) == [first[0].name]
+    with pytest.raises(FileExistsError, match="--force"):
+        write_learner_edition(folder)
+    assert "My notes" in first[0].read_text()
+    write_learner_edition(folder, force=True)
+    assert "My notes" not in first[0].read_text()
