@@ -8,7 +8,7 @@ PYTEST_ARGS ?= --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.
 # JupyterLab refuses to start as root unless told; containers, Colab and CI run as root.
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help lab test services services-down status execute doctor learner clean-venv
+.PHONY: help lab test services services-down status execute doctor learner site clean-venv
 
 help:
 	@echo "make lab            set up .venv, start PostgreSQL + Redis, open JupyterLab"
@@ -19,6 +19,7 @@ help:
 	@echo "make execute        re-run notebooks for real and store their outputs (NB=path to pick one)"
 	@echo "make doctor         preflight: Python, packages, services, lab server"
 	@echo "make learner        write the learner edition (solutions stubbed, outputs cleared) to learner/"
+	@echo "make site           render the notebooks (stored outputs, no re-run) to a static site in _site/"
 
 # The venv is (re)installed when pyproject.toml changes; the stamp file makes that idempotent.
 $(VENV)/.installed: pyproject.toml
@@ -51,6 +52,9 @@ doctor: $(VENV)/.installed
 
 learner: $(VENV)/.installed
 	$(PY) -m helpers edition learner learner
+
+site: $(VENV)/.installed
+	$(PY) -m helpers pages _site
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,4 +1,4 @@
-"""Command line: python -m helpers {labserver|services|doctor|execute|edition} ..."""
+"""Command line: python -m helpers {labserver|services|doctor|execute|edition|pages} ..."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ COMMANDS = {
     "doctor": ("helpers.doctor", "check Python, packages, services and the lab server"),
     "execute": ("helpers.execute", "really execute notebooks and store their outputs"),
     "edition": ("helpers.edition", "write the learner edition of the notebooks"),
+    "pages": ("helpers.pages", "render the notebooks into a static HTML site"),
 }
 
 
