@@ -119,8 +119,8 @@ class Timeline:
     def by_status(self, status: str) -> list[Span]:
         return [s for s in self.spans if s.status == status]
 
-    def plot(self, title: str = "", *, ax: Any = None, show: bool = True) -> None:
-        """Draw one row per span (or per lane), coloured by outcome."""
+    def plot(self, title: str = "", *, ax: Any = None, show: bool = True, legend_loc: str = "lower right") -> None:
+        """Draw one row per span (or per lane), coloured by outcome; the legend goes to ``legend_loc``."""
         import matplotlib.pyplot as plt
 
         rows = _rows(self.spans)
@@ -136,7 +136,7 @@ class Timeline:
         present = sorted({s.status for s in self.spans})
         if len(present) > 1:
             handles = [plt.Rectangle((0, 0), 1, 1, color=STATUS_COLOURS[k]) for k in present]
-            ax.legend(handles, present, loc="lower right", fontsize="small")
+            ax.legend(handles, present, loc=legend_loc, fontsize="small")
         _finish(show)
 
 
