@@ -119,23 +119,36 @@ class Timeline:
     def by_status(self, status: str) -> list[Span]:
         return [s for s in self.spans if s.status == status]
 
-    def plot(self, title: str = "", *, ax: Any = None, show: bool = True, legend_loc: str = "lower right") -> None:
-        """Draw one row per span (or per lane), coloured by outcome; the legend goes to ``legend_loc``."""
+    def plot(
+        self,
+        title: str = "",
+        *,
+        ax: Any = None,
+        show: bool = True,
+        legend_loc: str = "lower right",
+        colours: Mapping[str, str] | None = None,
+    ) -> None:
+        """Draw one row per span (or per lane), coloured by status; the legend goes to ``legend_loc``.
+
+        ``colours`` adds or overrides status colours, e.g. ``{"waiting": "#ddd"}`` for spans recorded
+        with ``record(..., status="waiting")``.
+        """
         import matplotlib.pyplot as plt
 
+        palette = {**STATUS_COLOURS, **(colours or {})}
         rows = _rows(self.spans)
         if ax is None:
             _, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.2))
         for y, (name, spans) in enumerate(rows):
             for s in spans:
-                ax.barh(y, s.duration, left=s.start, color=STATUS_COLOURS.get(s.status, "#999"), edgecolor="white")
+                ax.barh(y, s.duration, left=s.start, color=palette.get(s.status, "#999"), edgecolor="white")
         ax.set_yticks(range(len(rows)), [name for name, _ in rows])
         ax.invert_yaxis()  # first span on top, like reading order
         ax.set_xlabel("seconds")
         ax.set_title(title)
         present = sorted({s.status for s in self.spans})
         if len(present) > 1:
-            handles = [plt.Rectangle((0, 0), 1, 1, color=STATUS_COLOURS[k]) for k in present]
+            handles = [plt.Rectangle((0, 0), 1, 1, color=palette.get(k, "#999")) for k in present]
             ax.legend(handles, present, loc=legend_loc, fontsize="small")
         _finish(show)
 

@@ -100,3 +100,10 @@ def test_stopwatch_measures_elapsed_time() -> None:
     with stopwatch() as sw:
         time.sleep(0.02)
     assert 0.015 < sw.elapsed < 1.0
+
+
+def test_plot_accepts_custom_statuses_and_colours() -> None:
+    tl = Timeline()
+    tl.record("waiting for a connection", tl.t0, tl.t0 + 0.1, status="waiting")
+    tl.record("query", tl.t0 + 0.1, tl.t0 + 0.3)
+    tl.plot("custom", show=False, colours={"waiting": "#dddddd"})

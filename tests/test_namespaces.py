@@ -1,0 +1,183 @@
+"""Notebooks 08 and 09 keep to their own namespace: re-runnable, side by side, and clear when a service is down.
+
+Each notebook resets its own Postgres schema / Redis key prefix at its start. So it must pass when
+run twice in a row, and when two learners (different ``LAB_NAMESPACE``) run it at the same moment
+against the same servers. With the services unreachable, its first service cell must stop with the
+one-line ``ServiceUnavailable`` message instead of a traceback.
+
+The notebooks run in real kernels (nbclient, one thread per kernel) under throwaway namespace names,
+which are dropped again at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbclient
+import nbformat
+import pytest
+
+from helpers import services
+from helpers.execute import kernel_environment, unexpected_errors
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = {"08": "08_postgres_asyncpg.ipynb", "09": "09_redis.ipynb"}
+SERVICE_CALLS = ("services.postgres_url()", "services.redis_url()")
+
+
+def execute(name: str, env_updates: dict[str, str], cells: int | None = None) -> nbformat.NotebookNode:
+    """Run a notebook (or its first ``cells`` cells) in a fresh kernel; errors are kept in the outputs."""
+    path = ROOT / "notebooks" / name
+    nb = nbformat.read(path, as_version=4)
+    if cells is not None:
+        nb.cells = nb.cells[:cells]
+    env = kernel_environment()
+    env.update(env_updates)
+    client = nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(path.parent)}}
+    )
+    client.execute(env=env)
+    return nb
+
+
+def run_all(jobs: list[tuple[str, str]]) -> list[str]:
+    """Run (notebook, LAB_NAMESPACE) jobs at the same time; return every problem found, labelled."""
+
+    def one(job: tuple[str, str]) -> list[str]:
+        name, learner = job
+        started = time.perf_counter()
+        problems = unexpected_errors(execute(name, {"LAB_NAMESPACE": learner}))
+        took = time.perf_counter() - started
+        return [f"{name} as {learner} ({took:.0f} s): {p}" for p in problems]
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        return [problem for problems in pool.map(one, jobs) for problem in problems]
+
+
+def in_a_row(name: str, learner: str, times: int = 2) -> list[tuple[str, str]]:
+    return [(name, learner)] * times
+
+
+# --------------------------------------------------------------------------------------------------
+# Fixtures: live services, and throwaway learner names that are cleaned up afterwards
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def urls() -> tuple[str, str]:
+    try:
+        return services.postgres_url(), services.redis_url()
+    except services.ServiceUnavailable as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture
+def learners(urls: tuple[str, str]) -> Iterator[list[str]]:
+    """Two fresh learner names; their schemas and keys are dropped after the test."""
+    tag = secrets.token_hex(3)
+    names = [f"test_a_{tag}", f"test_b_{tag}"]
+    yield names
+    asyncio.run(_forget(urls, names))
+
+
+async def _forget(urls: tuple[str, str], names: list[str]) -> None:
+    import asyncpg
+    import redis.asyncio as redis
+
+    conn = await asyncpg.connect(urls[0])
+    try:
+        for name in names:
+            for number in NOTEBOOKS:
+                schema = services.Namespace(name, number).schema
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+    async with redis.from_url(urls[1]) as r:
+        for name in names:
+            for number in NOTEBOOKS:
+                await services.reset_redis(r, services.Namespace(name, number))
+
+
+async def _footprints(urls: tuple[str, str], name: str) -> tuple[dict[str, int], bool]:
+    """What one learner's runs left behind: 08's account balances, and whether 09's cached report is there."""
+    import asyncpg
+    import redis.asyncio as redis
+
+    conn = await asyncpg.connect(urls[0])
+    try:
+        schema = services.Namespace(name, "08").schema
+        balances = dict(await conn.fetch(f'SELECT name, balance FROM "{schema}".accounts ORDER BY name'))
+    finally:
+        await conn.close()
+    async with redis.from_url(urls[1]) as r:
+        cached = await r.exists(services.Namespace(name, "09").key_prefix + "report:7") == 1
+    return balances, cached
+
+
+# --------------------------------------------------------------------------------------------------
+# Tests
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.services
+def test_each_notebook_passes_twice_in_a_row(learners: list[str]) -> None:
+    # 08 and 09 use different namespaces, so their two sequences may run side by side.
+    learner = learners[0]
+    jobs = [*in_a_row(NOTEBOOKS["08"], learner), *in_a_row(NOTEBOOKS["09"], learner)]
+
+    def sequence(pair: list[tuple[str, str]]) -> list[str]:
+        return [problem for job in pair for problem in run_all([job])]
+
+    with ThreadPoolExecutor(2) as pool:
+        problems = [p for ps in pool.map(sequence, [jobs[:2], jobs[2:]]) for p in ps]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.services
+def test_two_learners_at_the_same_moment_do_not_see_each_other(urls: tuple[str, str], learners: list[str]) -> None:
+    jobs = [(NOTEBOOKS[number], learner) for number in NOTEBOOKS for learner in learners]
+    problems = run_all(jobs)  # four kernels at once
+    assert not problems, "\n".join(problems)
+    for learner in learners:
+        balances, cached = asyncio.run(_footprints(urls, learner))
+        assert balances == {"ada": 70, "bob": 80}, f"{learner}: 08's accounts ended as {balances}"
+        assert cached, f"{learner}: 09's cached report is missing from its own prefix"
+
+
+def closed_port() -> int:
+    """A loopback port that nothing listens on (bound once, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("number", sorted(NOTEBOOKS))
+def test_first_service_cell_says_in_one_line_that_the_service_is_down(number: str) -> None:
+    name = NOTEBOOKS[number]
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    first = next(i for i, cell in enumerate(nb.cells)
+                 if cell.cell_type == "code" and any(call in cell.source for call in SERVICE_CALLS))
+    port = closed_port()
+    env = {
+        "DATABASE_URL": f"postgresql://lab:lab@127.0.0.1:{port}/lab",
+        "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+        "LAB_NAMESPACE": "nobody",
+    }
+    ran = execute(name, env, cells=first + 1)
+
+    for index, cell in enumerate(ran.cells[:first]):
+        errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+        assert not errors or "NBVAL_RAISES_EXCEPTION" in cell.source, f"cell {index + 1} failed before the service cell"
+    errors = [o for o in ran.cells[first].outputs if o.output_type == "error"]
+    assert errors, f"cell {first + 1} ran without a service"
+    error = errors[0]
+    assert error.ename == "ServiceUnavailable", f"{error.ename}: {error.evalue}"
+    variable = "DATABASE_URL" if "postgres_url" in ran.cells[first].source else "REDIS_URL"
+    assert variable in error.evalue and "\n" not in error.evalue
+    assert len(error.traceback) == 1 and error.traceback[0].startswith("ServiceUnavailable: "), error.traceback
