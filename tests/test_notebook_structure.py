@@ -111,3 +111,13 @@ def test_exercises_have_a_solution_block_and_a_check(name: str) -> None:
         check = nb.cells[chk]
         assert check.cell_type == "code" and "check" in check.source, f"cell {chk + 1} must call a helpers.checks check"
         assert any("✓" in o.get("text", "") for o in check.outputs), f"cell {chk + 1}: the reference solution must pass"
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_every_figure_is_followed_by_a_caption(name: str) -> None:
+    cells = load(name).cells
+    for index, cell in enumerate(cells):
+        has_figure = cell.cell_type == "code" and any("image/png" in o.get("data", {}) for o in cell.outputs)
+        if has_figure:
+            after = cells[index + 1] if index + 1 < len(cells) else None
+            assert after is not None and after.cell_type == "markdown", f"cell {index + 1}: say what to look at in the figure"
