@@ -24,7 +24,10 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["CheckFailed", "expect", "exercise", "passed", "stub_of", "SOLUTION_BEGIN", "SOLUTION_END"]
+__all__ = [
+    "CheckFailed", "expect", "exercise", "passed", "stub_of", "tasks_alive_since", "stop_stray_tasks",
+    "SOLUTION_BEGIN", "SOLUTION_END",
+]
 
 SOLUTION_BEGIN = "# BEGIN SOLUTION"
 SOLUTION_END = "# END SOLUTION"
@@ -112,6 +115,24 @@ def _translate(title: str, exc: BaseException, timeout: float | None) -> None:
     if isinstance(exc, TimeoutError):
         raise CheckFailed(title, f"did not finish within {timeout} s", "look for a missing `await`, a task never awaited, or a queue nobody empties") from None
     raise CheckFailed(title, f"your code raised {type(exc).__name__}: {exc}", "read the traceback above this message; run your function alone in a cell to see the error") from exc
+
+
+def tasks_alive_since(before: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
+    """Tasks created after the snapshot ``before = asyncio.all_tasks()`` that have not finished.
+
+    The kernel runs every cell inside tasks of its own, so "no task left" means "none of ours".
+    """
+    return [t for t in asyncio.all_tasks() - before if not t.done()]
+
+
+async def stop_stray_tasks(before: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
+    """Cancel and await what is still running since ``before``, so nothing outlives the check's cell."""
+    await asyncio.sleep(0)  # let tasks that are finishing right now finish
+    stray = tasks_alive_since(before)
+    for task in stray:
+        task.cancel()
+    await asyncio.gather(*stray, return_exceptions=True)
+    return stray
 
 
 def stub_of(source: str) -> str:

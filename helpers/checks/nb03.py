@@ -17,7 +17,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
-from helpers.checks import exercise, expect
+from helpers.checks import exercise, expect, tasks_alive_since
 
 __all__ = ["check_call_async", "check_first_successful"]
 
@@ -47,17 +47,10 @@ async def _attempt(log: dict[str, str], name: str, seconds: float, outcome: Any)
     return outcome
 
 
-def _alive_since(before: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
-    """Tasks created after the snapshot ``before`` that have not finished.
-
-    The kernel runs every cell inside tasks of its own, so "no task left" means "none of ours".
-    """
-    return [t for t in asyncio.all_tasks() - before if not t.done()]
-
 
 async def _clean_up(coros: Iterable[Coroutine[Any, Any, Any]], before: set[asyncio.Task[Any]]) -> None:
     """Cancel and await what the learner's code left running; close coroutines it never started."""
-    leftovers = _alive_since(before)
+    leftovers = tasks_alive_since(before)
     for task in leftovers:
         task.cancel()
     await asyncio.gather(*leftovers, return_exceptions=True)
@@ -150,7 +143,7 @@ async def check_first_successful(first_successful: Callable[[list[Any]], Awaitab
                f"the losers ended as {losers}, expected both 'cancelled'",
                "cancel the tasks that are still running, then await them "
                "(asyncio.gather(*tasks, return_exceptions=True)) so their cleanup finishes before you return")
-        left = _alive_since(before)
+        left = tasks_alive_since(before)
         expect(not left, f"{len(left)} task(s) still running after first_successful returned",
                "await every task you cancelled before returning (a `finally` block is a good place)")
     finally:
@@ -175,7 +168,7 @@ async def check_first_successful(first_successful: Callable[[list[Any]], Awaitab
         expect(sorted(map(id, found)) == sorted(map(id, errors)),
                f"the ExceptionGroup holds {[type(e).__name__ for e in found]}, expected the three attempts' errors",
                "put each attempt's own exception into the group, once")
-        expect(not _alive_since(before), "tasks were still running after the ExceptionGroup was raised",
+        expect(not tasks_alive_since(before), "tasks were still running after the ExceptionGroup was raised",
                "await every task before raising")
     finally:
         await _clean_up(coros, before)

@@ -16,8 +16,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from helpers.checks import exercise, expect
-from helpers.checks.nb03 import _alive_since, _attempt, _clean_up
+from helpers.checks import exercise, expect, tasks_alive_since
+from helpers.checks.nb03 import _attempt, _clean_up
 
 __all__ = ["check_gather_with_deadline", "check_resilient_worker"]
 
@@ -51,7 +51,7 @@ async def check_gather_with_deadline(gather_with_deadline: Callable[[list[Any], 
         expect(all(state == "cancelled" for state in late.values()), f"the late coroutines ended as {late}",
                "cancel the tasks still running at the deadline and await them "
                "(asyncio.gather(*pending, return_exceptions=True)) so their cleanup runs before you return")
-        left = _alive_since(before)
+        left = tasks_alive_since(before)
         expect(not left, f"{len(left)} task(s) still running after gather_with_deadline returned",
                "await every task you cancelled before returning")
         # Generous: the deadline plus the late tasks' cleanup should take about `deadline`.

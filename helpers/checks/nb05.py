@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from helpers.checks import exercise, expect
+from helpers.checks import exercise, expect, stop_stray_tasks
 
 # ------------------------------------------------------------------ shared pieces
 
@@ -57,15 +57,6 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__} ({shown})" if isinstance(exc, BaseExceptionGroup) else shown
 
 
-async def _stray_tasks(before: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
-    """Tasks started since ``before`` that are still running; cancelled and awaited so none leaks."""
-    await asyncio.sleep(0)  # let tasks that are finishing right now finish
-    stray = [t for t in asyncio.all_tasks() - before if not t.done()]
-    for task in stray:
-        task.cancel()
-    await asyncio.gather(*stray, return_exceptions=True)
-    return stray
-
 
 # ------------------------------------------------------------------ fetch_all
 
@@ -93,7 +84,7 @@ async def check_fetch_all(fetch_all: Callable[..., Awaitable[Any]], server: Any)
     before = asyncio.all_tasks()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as session:
         value, error = await _outcome(fetch_all(session, urls, _keys))
-    stray = await _stray_tasks(before)
+    stray = await stop_stray_tasks(before)
     expect(not _leaves(error, TimeoutError),
            "a TimeoutError escaped from fetch_all (the request to /delay/3 hit the session's 0.5 s limit)",
            "catch TimeoutError as well as aiohttp.ClientError: aiohttp's total timeout raises TimeoutError, "
@@ -135,7 +126,7 @@ async def check_fetch_all(fetch_all: Callable[..., Awaitable[Any]], server: Any)
     before = asyncio.all_tasks()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as session:
         value, error = await _outcome(fetch_all(session, urls, _buggy))
-    stray = await _stray_tasks(before)
+    stray = await stop_stray_tasks(before)
     expect(_leaves(error, KeyError),
            "a KeyError raised by parse() did not propagate: " + (
                f"fetch_all raised {_describe(error)}" if error else "the bug became data"),
@@ -248,7 +239,7 @@ async def check_download_all(download_all: Callable[..., Awaitable[Any]], server
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             with _FileWatch(folder) as watch:
                 digests, error = await _outcome(download_all(session, urls, folder, limit))
-        stray = await _stray_tasks(before)
+        stray = await stop_stray_tasks(before)
         if error is not None:
             raise error
         found = await asyncio.to_thread(_listing, folder)
@@ -304,7 +295,7 @@ async def _check_failure(download_all: Callable[..., Awaitable[Any]], plan: list
                         value, error = await _outcome(download_all(session, urls, folder, limit))
                 except TimeoutError as exc:
                     value, error = None, exc
-        stray = await _stray_tasks(before)
+        stray = await stop_stray_tasks(before)
         await asyncio.sleep(0.2)  # writes already handed to threads land now, if they are going to
         found = await asyncio.to_thread(_listing, folder)
     expect(error is not None, f"after {what}, download_all returned {value!r} instead of raising",

@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from helpers.checks import exercise, expect
+from helpers.checks import exercise, expect, stop_stray_tasks
 
 __all__ = ["check_map_async", "check_sliding_window"]
 
@@ -44,15 +44,6 @@ def _reraise_stub(exc: BaseException) -> None:
     if leaves and all(isinstance(e, NotImplementedError) for e in leaves):
         raise NotImplementedError from None
 
-
-async def _stray_tasks(before: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
-    """Tasks started since ``before`` and still running; cancelled and awaited so none outlives the cell."""
-    await asyncio.sleep(0)  # let tasks that are finishing right now finish
-    stray = [t for t in asyncio.all_tasks() - before if not t.done()]
-    for task in stray:
-        task.cancel()
-    await asyncio.gather(*stray, return_exceptions=True)
-    return stray
 
 
 # ------------------------------------------------------------------ map_async
@@ -96,7 +87,7 @@ async def check_map_async(map_async: Callable[[Callable[[Any], Awaitable[Any]], 
     except Exception as exc:  # noqa: BLE001 -- the stub, or a learner error reported by @exercise
         _reraise_stub(exc)
         raise
-    stray = await _stray_tasks(before)
+    stray = await stop_stray_tasks(before)
 
     expect(result is not None, "map_async returned None", "return the list of results")
     result = list(result)
@@ -131,7 +122,7 @@ async def check_map_async(map_async: Callable[[Callable[[Any], Awaitable[Any]], 
             raise
     except Exception as exc:  # noqa: BLE001 -- inspected below
         raised = exc
-    stray = await _stray_tasks(before)
+    stray = await stop_stray_tasks(before)
     expect(not deadline.expired(), "when fn raised, map_async never returned",
            "a worker died and something waits for it forever (queue.join() or a full queue.put()): "
            "run the workers in an asyncio.TaskGroup so one failure cancels the rest")
