@@ -121,3 +121,15 @@ def test_every_figure_is_followed_by_a_caption(name: str) -> None:
         if has_figure:
             after = cells[index + 1] if index + 1 < len(cells) else None
             assert after is not None and after.cell_type == "markdown", f"cell {index + 1}: say what to look at in the figure"
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_nbval_markers_stand_alone_so_nbval_sees_them(name: str) -> None:
+    # nbval only honours a comment line that is exactly the marker; "# NBVAL_IGNORE_OUTPUT (why)" is
+    # silently ignored and the output is compared after all. Put the reason on the next line.
+    for number, cell in enumerate(load(name).cells, 1):
+        if cell.cell_type != "code":
+            continue
+        for line in cell.source.splitlines():
+            if "NBVAL_" in line and line.lstrip().startswith("#"):
+                assert re.fullmatch(r"#\s*NBVAL_[A-Z_]+\s*", line.strip()), f"cell {number}: {line.strip()!r}"
