@@ -1070,26 +1070,28 @@ def _up_local(state_dir: Path, state: dict[str, Any]) -> int:
         if missing:
             print(_missing_binaries_message(missing), file=sys.stderr)
             return 1
-        if pg_from_env:
-            print(_line(POSTGRES, _env_url(POSTGRES), f"{POSTGRES.env_var} is set: nothing to start"))
-        elif pg_running:
-            print(_line(POSTGRES, _local_url(POSTGRES, pg_entry), "already running"))
-        else:
+
+        def start_postgres() -> tuple[dict[str, Any], str]:
             assert pg is not None
-            state["postgres"] = _start_postgres(state_dir, pg[0], pg[1], run_as)
-            _write_state(state_dir, state)  # recorded at once, so `down` can stop it if Redis fails
             how = f"as user {run_as.name}" if run_as else "local"
-            url = _local_url(POSTGRES, state["postgres"])
-            print(_line(POSTGRES, url, f"started PostgreSQL {pg[1]}, {how}"))
-        if redis_from_env:
-            print(_line(REDIS, _env_url(REDIS), f"{REDIS.env_var} is set: nothing to start"))
-        elif redis_running:
-            print(_line(REDIS, _local_url(REDIS, redis_entry), "already running"))
-        else:
+            return _start_postgres(state_dir, pg[0], pg[1], run_as), f"started PostgreSQL {pg[1]}, {how}"
+
+        def start_redis() -> tuple[dict[str, Any], str]:
             assert redis_bin is not None
-            state["redis"] = _start_redis(state_dir, redis_bin)
-            _write_state(state_dir, state)
-            print(_line(REDIS, _local_url(REDIS, state["redis"]), f"started {redis_bin}"))
+            return _start_redis(state_dir, redis_bin), f"started {redis_bin}"
+
+        for service, from_env, running, entry, start in (
+            (POSTGRES, pg_from_env, pg_running, pg_entry, start_postgres),
+            (REDIS, redis_from_env, redis_running, redis_entry, start_redis),
+        ):
+            if from_env:
+                print(_line(service, _env_url(service), f"{service.env_var} is set: nothing to start"))
+            elif running:
+                print(_line(service, _local_url(service, entry), "already running"))
+            else:
+                state[service.key], note = start()
+                _write_state(state_dir, state)  # recorded at once, so `down` can stop it if the next fails
+                print(_line(service, _local_url(service, state[service.key]), note))
     except _StartError as exc:
         print(f"services up failed: {exc}", file=sys.stderr)
         return 1
