@@ -1,4 +1,4 @@
-"""Command line: python -m helpers {labserver|services|doctor|execute|edition|pages} ..."""
+"""Command line: python -m helpers {labserver|services|doctor|execute|edition|pages|links} ..."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ COMMANDS = {
     "execute": ("helpers.execute", "really execute notebooks and store their outputs"),
     "edition": ("helpers.edition", "write the learner edition of the notebooks"),
     "pages": ("helpers.pages", "render the notebooks into a static HTML site"),
+    "links": ("helpers.links", "print Binder/Colab launch links for the published repository"),
 }
 
 

@@ -487,7 +487,12 @@ def _write_state(state_dir: Path, state: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def _locked(state_dir: Path) -> Iterator[None]:
     """Serialise `up`/`down`, e.g. two kernels running `services up` at once."""
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "it is not a folder" if state_dir.exists() else exc.strerror
+        raise _StartError(f"cannot keep the services' state in {state_dir} ({reason}); "
+                          "set LAB_STATE_DIR to a folder you can write, or unset it") from None
     if fcntl is None:  # pragma: no cover - Windows
         yield
         return
@@ -1191,10 +1196,14 @@ def main(argv: list[str]) -> int:
         print(USAGE)
         return 0 if argv else 2
     command, options = argv[0], argv[1:]
-    if command == "up" and set(options) <= {"--local", "--docker"} and len(options) <= 1:
-        return _cmd_up(options[0][2:] if options else "auto")
-    if command in {"status", "down"} and not options:
-        return _cmd_status() if command == "status" else _cmd_down()
+    try:
+        if command == "up" and set(options) <= {"--local", "--docker"} and len(options) <= 1:
+            return _cmd_up(options[0][2:] if options else "auto")
+        if command in {"status", "down"} and not options:
+            return _cmd_status() if command == "status" else _cmd_down()
+    except _StartError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     print(f"unknown arguments: {' '.join(argv)}\n\n{USAGE}", file=sys.stderr)
     return 2
 

@@ -281,6 +281,34 @@ def test_cli_usage() -> None:
     assert services.main(["sideways"]) == 2
 
 
+def test_unusable_state_dir_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "state"
+    not_a_folder.write_text("")
+    result = cli(not_a_folder, "up", "--local")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"cannot keep the services' state in {not_a_folder} (it is not a folder); "
+        "set LAB_STATE_DIR to a folder you can write, or unset it"]
+
+
+def binder_start(state_dir: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    """Run the repository's `start` file as Binder does: JupyterLab's command line follows it."""
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
+    env["LAB_STATE_DIR"] = str(state_dir)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # its `python`
+    return subprocess.run([str(ROOT / "start"), *command], cwd="/", env=env,
+                          capture_output=True, text=True, timeout=180)
+
+
+def test_binder_start_still_launches_jupyter_when_services_fail(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "state"
+    not_a_folder.write_text("")
+    result = binder_start(not_a_folder, sys.executable, "-c", "print('jupyter runs')")
+    assert result.returncode == 0 and result.stdout.strip() == "jupyter runs"
+    assert "python -m helpers services up" in result.stderr.splitlines()[-1]
+
+
 # ---- real servers: up -> status -> up -> use -> down -> down --------------------------------------
 
 
@@ -394,6 +422,19 @@ def test_resets_touch_only_their_own_namespace(lab: Path, monkeypatch: pytest.Mo
             await client.aclose()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.services
+def test_binder_start_brings_services_up_before_jupyter(tmp_path: Path) -> None:
+    if services._find_redis() is None or services._find_pg(services._pg_run_as()) is None:
+        pytest.skip("PostgreSQL/Redis binaries not installed")
+    try:
+        # The "JupyterLab" here is `services status`: it exits 0 only if both servers answer.
+        result = binder_start(tmp_path, sys.executable, "-m", "helpers", "services", "status")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert [line.split()[1] for line in result.stdout.splitlines()[-2:]] == ["local", "local"]
+    finally:
+        cli(tmp_path, "down")
 
 
 @pytest.mark.services

@@ -1,0 +1,115 @@
+"""Launch links for a published copy of the course: the Binder badge, Colab links and Colab's setup cell.
+
+The links depend on where the repository is published (its GitHub owner and name), which a clone
+only knows from its git remote. So they are printed, not stored: run
+
+    python -m helpers links                      # from the `origin` remote
+    python -m helpers links --repo OWNER/NAME    # or name the GitHub repository yourself
+
+and paste the badge into README.md. An instructor who forks the course gets links to the fork.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIRST_NOTEBOOK = "notebooks/00_start_here.ipynb"
+BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+# Colab brings its own Jupyter (kernel, widgets, plotting); upgrading those under a running Colab
+# kernel can break its connection, so the setup cell installs only what the notebooks import.
+COLAB_PREINSTALLED = {"jupyterlab", "ipykernel", "ipywidgets", "matplotlib", "tqdm"}
+CHECKOUT = "/content/asyncio-lab"
+
+_GITHUB_REMOTE = re.compile(
+    r"^(?:https?://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)"
+    r"(?P<owner>[A-Za-z0-9-]+)/(?P<name>[A-Za-z0-9._-]+?)(?:\.git)?/?$"
+)
+_OWNER_NAME = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
+
+
+def github_repo(remote_url: str) -> str | None:
+    """``"owner/name"`` of a GitHub remote URL (https or ssh form), or None for anything else."""
+    match = _GITHUB_REMOTE.match(remote_url.strip())
+    return f"{match['owner']}/{match['name']}" if match else None
+
+
+def binder_url(repo: str, ref: str = "HEAD", notebook: str = FIRST_NOTEBOOK) -> str:
+    """mybinder.org link that builds ``repo`` at ``ref`` and opens ``notebook`` in JupyterLab."""
+    return f"https://mybinder.org/v2/gh/{repo}/{ref}?urlpath=lab/tree/{notebook}"
+
+
+def colab_url(repo: str, branch: str, notebook: str) -> str:
+    """Colab link that opens ``notebook`` straight from GitHub."""
+    return f"https://colab.research.google.com/github/{repo}/blob/{branch}/{notebook}"
+
+
+def colab_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
+    """The project's dependencies minus what Colab already has, with pyproject's version ranges."""
+    dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    return [dep for dep in dependencies
+            if re.split(r"[<>=!~ \[;]", dep, maxsplit=1)[0].lower() not in COLAB_PREINSTALLED]
+
+
+def colab_setup_cell(repo_url: str, branch: str = "main") -> str:
+    """The first cell to run in each notebook opened on Colab (which runs it as root)."""
+    requirements = " ".join(f'"{dep}"' for dep in colab_requirements())
+    return "\n".join([
+        "# Colab only: fetch the course's helpers, install PostgreSQL and Redis, start them.",
+        "import os, sys",
+        f'if not os.path.isdir("{CHECKOUT}"):',
+        f"    !git clone -q --depth 1 --branch {branch} {repo_url} {CHECKOUT}",
+        "    !apt-get -qq update && apt-get -qq install -y postgresql redis-server > /dev/null",
+        f"    !pip install -q --no-deps -e {CHECKOUT}",
+        f"    !pip install -q {requirements}",
+        "# This kernel started before the install, so it learns where `helpers` lives from here:",
+        f'sys.path.insert(0, "{CHECKOUT}")',
+        f"!cd {CHECKOUT} && python -m helpers services up",
+    ])
+
+
+def _origin(remote: str) -> str | None:
+    result = subprocess.run(["git", "-C", str(REPO_ROOT), "remote", "get-url", remote],
+                            capture_output=True, text=True, check=False)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def render(repo: str, branch: str) -> str:
+    """Everything to paste: README badges, one Colab link per notebook, and the Colab setup cell."""
+    notebooks = sorted(p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "notebooks").glob("*.ipynb"))
+    lines = ["README badges:", "",
+             f"[![Binder]({BINDER_BADGE})]({binder_url(repo, branch)})",
+             f"[![Open in Colab]({COLAB_BADGE})]({colab_url(repo, branch, FIRST_NOTEBOOK)})",
+             "", "Colab, one link per notebook:", ""]
+    lines += [f"- [{Path(nb).stem}]({colab_url(repo, branch, nb)})" for nb in notebooks]
+    lines += ["", "Colab setup cell (run it first in every notebook opened on Colab):", "",
+              colab_setup_cell(f"https://github.com/{repo}", branch)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of `python -m helpers links`; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m helpers links", description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", help="GitHub OWNER/NAME (default: read from the git remote)")
+    parser.add_argument("--remote", default="origin", help="git remote to read (default: origin)")
+    parser.add_argument("--branch", default="main", help="branch the links open (default: main)")
+    options = parser.parse_args(argv)
+    repo = options.repo
+    if repo is None:
+        url = _origin(options.remote)
+        repo = github_repo(url) if url else None
+        if repo is None:
+            where = f"remote {options.remote!r} is {url}" if url else f"this clone has no remote {options.remote!r}"
+            print(f"No GitHub repository to link to ({where}); pass --repo OWNER/NAME.", file=sys.stderr)
+            return 1
+    elif not _OWNER_NAME.match(repo):
+        print(f"--repo must look like OWNER/NAME, got {repo!r}", file=sys.stderr)
+        return 2
+    print(render(repo, options.branch))
+    return 0
