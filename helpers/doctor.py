@@ -15,7 +15,10 @@ import sys
 from dataclasses import dataclass, field
 from importlib import metadata
 
-PACKAGES = ["jupyterlab", "ipykernel", "ipywidgets", "nest-asyncio", "aiohttp", "asyncpg", "redis", "matplotlib", "tqdm", "tenacity"]
+# What the notebooks' kernel imports. JupyterLab is only the front end: Colab, VS Code or a JupyterHub
+# may show the notebooks with their own, so a notebook cell does not ask for it; the command line does.
+KERNEL_PACKAGES = ["ipykernel", "ipywidgets", "nest-asyncio", "aiohttp", "asyncpg", "redis", "matplotlib", "tqdm", "tenacity"]
+FRONTEND_PACKAGES = ["jupyterlab"]
 INSTALL_FIX = "run `make lab` (or: .venv/bin/pip install -e '.[test]') from the project folder"
 SERVICES_FIX = "run `make services` (python -m helpers services up), or set DATABASE_URL / REDIS_URL"
 
@@ -50,9 +53,9 @@ def check_python() -> Finding:
     return Finding("Python", ok, version, "" if ok else "install Python 3.11, 3.12 or 3.13")
 
 
-def check_packages() -> list[Finding]:
+def check_packages(names: list[str]) -> list[Finding]:
     findings = []
-    for name in PACKAGES:
+    for name in names:
         try:
             findings.append(Finding(name, True, metadata.version(name)))
         except metadata.PackageNotFoundError:
@@ -115,8 +118,10 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-async def check_all() -> Report:
-    report = Report([check_python(), *check_packages()])
+async def check_all(*, frontend: bool = False) -> Report:
+    """Every check; ``frontend=True`` also wants JupyterLab (the `make lab` route) in this environment."""
+    packages = FRONTEND_PACKAGES + KERNEL_PACKAGES if frontend else KERNEL_PACKAGES
+    report = Report([check_python(), *check_packages(packages)])
     report.findings += await asyncio.gather(check_postgres(), check_redis(), check_labserver())
     return report
 
@@ -125,7 +130,7 @@ def main(argv: list[str]) -> int:
     if argv:
         print("usage: python -m helpers doctor", file=sys.stderr)
         return 2
-    report = asyncio.run(check_all())
+    report = asyncio.run(check_all(frontend=True))
     print(report)
     print("all good: open the notebooks with `make lab`" if report.ok else "\nsome checks failed: see the fixes above")
     return 0 if report.ok else 1

@@ -66,9 +66,8 @@ def colab_setup_cell(repo_url: str, branch: str = "main") -> str:
         f'if not os.path.isdir("{CHECKOUT}"):',
         f"    !git clone -q --depth 1 --branch {branch} {repo_url} {CHECKOUT}",
         "    !apt-get -qq update && apt-get -qq install -y postgresql redis-server > /dev/null",
-        f"    !pip install -q --no-deps -e {CHECKOUT}",
         f"    !pip install -q {requirements}",
-        "# This kernel started before the install, so it learns where `helpers` lives from here:",
+        "# `helpers` is imported from the checkout (not pip-installed: pip would then want JupyterLab):",
         f'sys.path.insert(0, "{CHECKOUT}")',
         f"!cd {CHECKOUT} && python -m helpers services up",
     ])

@@ -54,3 +54,22 @@ def test_cli_lists_commands_and_rejects_unknown_ones() -> None:
     assert help_text.returncode == 0 and "services" in help_text.stdout and "doctor" in help_text.stdout
     unknown = subprocess.run([sys.executable, "-m", "helpers", "frobnicate"], capture_output=True, text=True, timeout=60)
     assert unknown.returncode == 2 and "unknown command" in unknown.stderr
+
+
+def test_a_notebook_cell_does_not_need_jupyterlab_but_the_command_line_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Colab and VS Code bring their own front end: only the `make lab` route needs JupyterLab.
+    from importlib import metadata
+
+    from helpers import doctor
+
+    real_version = metadata.version
+
+    def without_jupyterlab(name: str) -> str:
+        if name == "jupyterlab":
+            raise metadata.PackageNotFoundError(name)
+        return real_version(name)
+
+    monkeypatch.setattr(doctor.metadata, "version", without_jupyterlab)
+    assert all(f.ok for f in doctor.check_packages(doctor.KERNEL_PACKAGES))
+    frontend = doctor.check_packages(doctor.FRONTEND_PACKAGES)
+    assert [(f.what, f.ok) for f in frontend] == [("jupyterlab", False)]
