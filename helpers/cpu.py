@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import time
 
-__all__ = ["count_primes", "fib", "hash_rounds", "spin", "sleep_then_return"]
+__all__ = ["count_primes", "count_primes_timed", "fib", "hash_rounds", "spin", "sleep_then_return"]
 
 
 def count_primes(limit: int) -> int:
@@ -26,6 +26,17 @@ def count_primes(limit: int) -> int:
         if all(n % d for d in range(2, int(n**0.5) + 1)):
             count += 1
     return count
+
+
+def count_primes_timed(limit: int) -> tuple[int, float]:
+    """``count_primes(limit)`` and the CPU seconds the calling thread spent on it.
+
+    CPU time only advances while the thread really executes, not while it waits for the GIL or for
+    a core, so summing it over workers and dividing by the wall time says how many cores were busy.
+    """
+    started = time.thread_time()
+    count = count_primes(limit)
+    return count, time.thread_time() - started
 
 
 def fib(n: int) -> int:
