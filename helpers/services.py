@@ -353,14 +353,28 @@ def _local_url(service: _Service, entry: dict[str, Any]) -> str:
     return f"postgresql://{entry['user']}:{password}@{LOOPBACK}:{entry['port']}/{entry['database']}"
 
 
+def _url_parts(url: str) -> tuple[str, str, str, str]:
+    """(scheme, netloc, path, query) of a URL, split by hand; any #fragment is dropped.
+
+    libpq accepts several hosts in one URL (``postgresql://h1:5432,[::1]:5433/db``), which
+    ``urllib.parse.urlsplit`` rejects on current Python patch releases ("Invalid IPv6 URL").
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    rest, _, query = rest.partition("#")[0].partition("?")
+    netloc, slash, path = rest.partition("/")
+    return scheme, netloc, slash + path, query
+
+
 def mask_url(url: str) -> str:
     """The URL with any password replaced by ***, for printing."""
-    parts = urlsplit(url)
-    userinfo, at, hostinfo = parts.netloc.rpartition("@")
+    scheme, netloc, path, query = _url_parts(url)
+    userinfo, at, hostinfo = netloc.rpartition("@")
     if at and ":" in userinfo:
-        parts = parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{hostinfo}")
-    query = re.sub(r"(?i)(^|&)(password)=[^&]*", r"\1\2=***", parts.query)
-    return parts._replace(query=query).geturl()
+        netloc = f"{userinfo.partition(':')[0]}:***@{hostinfo}"
+    query = re.sub(r"(?i)(^|&)(password)=[^&]*", r"\1\2=***", query)
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
 
 
 # ---- probes ------------------------------------------------------------------------------------
@@ -427,9 +441,9 @@ def _split_host_port(item: str) -> tuple[str, int | None]:
 
 def _pg_endpoints(url: str) -> list[Endpoint]:
     """The places asyncpg would try for a libpq-style URL (multiple hosts, ?host=/socket/dir, defaults)."""
-    parts = urlsplit(url)
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    hostinfo = parts.netloc.rpartition("@")[2]
+    _, netloc, _, raw_query = _url_parts(url)
+    query = {k: v[-1] for k, v in parse_qs(raw_query).items()}
+    hostinfo = netloc.rpartition("@")[2]
     items = [unquote(h) for h in hostinfo.split(",") if h]
     if not items:
         items = [h for h in (query.get("host") or os.environ.get("PGHOST", "")).split(",") if h]

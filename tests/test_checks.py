@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from helpers.checks import CheckFailed, exercise, expect, stub_of
+from helpers.checks import CheckFailed, exercise, expect, in_own_task, stub_of
 
 
 @exercise("doubling")
@@ -77,3 +77,26 @@ def test_stub_block_is_uncommented_in_place_of_the_solution() -> None:
 def test_unterminated_solution_block_is_an_error() -> None:
     with pytest.raises(ValueError, match="no matching"):
         stub_of("# BEGIN SOLUTION\nx = 1\n")
+
+
+def test_learner_code_in_its_own_task_leaves_later_timeouts_working() -> None:
+    async def crash() -> None:
+        raise ValueError("learner bug")
+
+    async def failing_group() -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(crash())
+            tg.create_task(asyncio.sleep(5))
+
+    async def check() -> str:
+        with pytest.raises(ExceptionGroup):
+            await in_own_task(failing_group())
+        assert asyncio.current_task().cancelling() == 0  # on 3.11, 1 without in_own_task
+        try:
+            async with asyncio.timeout(0.01):
+                await in_own_task(asyncio.sleep(5))  # cancelling the caller cancels the task
+        except TimeoutError:
+            return "timed out"
+        return "no timeout"
+
+    assert asyncio.run(check()) == "timed out"

@@ -21,11 +21,11 @@ import asyncio
 import functools
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 __all__ = [
-    "CheckFailed", "expect", "exercise", "passed", "stub_of", "tasks_alive_since", "stop_stray_tasks",
+    "CheckFailed", "expect", "exercise", "passed", "stub_of", "tasks_alive_since", "stop_stray_tasks", "in_own_task",
     "SOLUTION_BEGIN", "SOLUTION_END",
 ]
 
@@ -36,6 +36,7 @@ STUB_END = "# END STUB"
 STUB_HINT = "the solution cell still holds the stub: write your code in place of `raise NotImplementedError`"
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 class CheckFailed(AssertionError):
@@ -123,6 +124,17 @@ def tasks_alive_since(before: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]
     The kernel runs every cell inside tasks of its own, so "no task left" means "none of ours".
     """
     return [t for t in asyncio.all_tasks() - before if not t.done()]
+
+
+async def in_own_task(awaitable: Awaitable[T]) -> T:
+    """Await learner code in a task of its own; cancelling the caller cancels that task too.
+
+    Why: on Python 3.11 a TaskGroup whose child fails leaves one cancel request on the task that
+    ran it (fixed in 3.12), and up to 3.11.2 (Debian 12's python3) that request stops every later
+    ``asyncio.timeout()`` in the same task from turning its cancellation into TimeoutError. A check
+    that runs learner code several times in one task would then fail for a reason not the learner's.
+    """
+    return await asyncio.ensure_future(awaitable)
 
 
 async def stop_stray_tasks(before: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:

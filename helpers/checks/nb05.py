@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from helpers.checks import exercise, expect, stop_stray_tasks
+from helpers.checks import exercise, expect, in_own_task, stop_stray_tasks
 
 # ------------------------------------------------------------------ shared pieces
 
@@ -33,7 +33,7 @@ from helpers.checks import exercise, expect, stop_stray_tasks
 async def _outcome(awaitable: Awaitable[Any]) -> tuple[Any, BaseException | None]:
     """Run learner code; return (value, None) or (None, the exception). Cancellation passes through."""
     try:
-        return await awaitable, None
+        return await in_own_task(awaitable), None
     except Exception as exc:  # noqa: BLE001 -- sorted by the caller
         if all(isinstance(e, NotImplementedError) for e in _flat(exc)):
             raise NotImplementedError from None  # the untouched stub: "not written yet"
