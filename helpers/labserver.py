@@ -421,6 +421,19 @@ async def _handle_slow_body(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def _handle_truncated(request: web.Request) -> web.StreamResponse:
+    """Promise ``n`` bytes (Content-Length), send ``?after=`` of them, then drop the connection."""
+    n = _integer(request.match_info["n"], "/truncated/{n}", 1, MAX_BYTES)
+    after = _query_integer(request, "after", n // 2, 0, n - 1)
+    response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+    response.content_length = n
+    await response.prepare(request)
+    await response.write(_seeded_bytes(n, 0)[:after])
+    await asyncio.sleep(0.05)  # let the first part reach the client before the cut
+    request.transport.close()  # like a server that crashed or a proxy that timed out mid-body
+    return response
+
+
 async def _handle_redirect(request: web.Request) -> web.Response:
     n = _integer(request.match_info["n"], "/redirect/{n}", 1, MAX_REDIRECTS)
     location = "/get" if n == 1 else f"/redirect/{n - 1}"
@@ -562,6 +575,7 @@ GET  /bytes/{n}?seed=0           n <= 10 MiB, the same bytes for the same seed
 GET  /stream-bytes/{n}?seed=0&chunk_size=10240
 GET  /drip?numbytes=10&duration=2&delay=0&code=200
 GET  /slow-body/{n}?delay=1      headers at once, body after the delay
+GET  /truncated/{n}?after=n/2     promises n bytes, sends `after`, then drops the connection
 GET  /redirect/{n}               n <= 20, a chain ending at /get
 GET  /redirect-to?url=/path&status_code=302
 ANY  /hang                       never answers (gives up after 60 s with 504)
@@ -593,6 +607,7 @@ def _make_app(state: _State) -> web.Application:
         ("GET", "/stream-bytes/{n}", _handle_stream_bytes),
         ("GET", "/drip", _handle_drip),
         ("GET", "/slow-body/{n}", _handle_slow_body),
+        ("GET", "/truncated/{n}", _handle_truncated),
         ("GET", "/redirect/{n}", _handle_redirect),
         ("*", "/redirect-to", _handle_redirect_to),
         ("*", "/hang", _handle_hang),

@@ -305,6 +305,23 @@ def test_slow_body_sends_headers_first_and_the_body_after_the_delay(server):
     assert headers_at < 0.3 <= body_at < 3
 
 
+def test_truncated_promises_n_bytes_and_drops_the_connection_after_some(server):
+    async def go(path: str) -> tuple[int, int]:
+        received = 0
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{server.url}{path}") as resp:
+                try:
+                    async for chunk in resp.content.iter_chunked(64 * 1024):
+                        received += len(chunk)
+                except aiohttp.ClientPayloadError:
+                    return received, resp.content_length
+        raise AssertionError(f"{path}: the whole body arrived ({received} bytes)")
+
+    assert asyncio.run(go("/truncated/100000")) == (50_000, 100_000)
+    assert asyncio.run(go("/truncated/100000?after=0")) == (0, 100_000)
+    assert call(server, "/get").status == 200  # the server goes on serving
+
+
 def test_redirect_chain_ends_at_get(server):
     hops = ["/redirect/3"]
     while (reply := call(server, hops[-1])).status == 302:
@@ -332,6 +349,7 @@ BAD_INPUTS = [
     "/sequence/x?codes=503&retry_after=soon", "/ratelimit/x?limit=0",
     "/ratelimit/x?window=abc", "/unreliable/x?p=2", "/unreliable/x?seed=-1",
     "/drip?numbytes=abc", "/drip?duration=-1", "/slow-body/abc",
+    "/truncated/0", "/truncated/10?after=10", "/truncated/10?after=-1",
     "/redirect/0", "/redirect/21", "/redirect/abc", "/redirect-to",
     "/payments?fail=abc", "/no/such/path", "/get/extra", f"/flaky/{'k' * 201}",
 ]

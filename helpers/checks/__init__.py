@@ -129,8 +129,8 @@ def tasks_alive_since(before: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]
 async def in_own_task(awaitable: Awaitable[T]) -> T:
     """Await learner code in a task of its own; cancelling the caller cancels that task too.
 
-    Why: on Python 3.11 a TaskGroup whose child fails leaves one cancel request on the task that
-    ran it (fixed in 3.12), and up to 3.11.2 (Debian 12's python3) that request stops every later
+    Why: a TaskGroup whose child fails leaves one cancel request on the task that ran it (seen on
+    3.11 and 3.12.1, not on 3.13), and up to 3.11.2 (Debian 12's python3) that request stops every later
     ``asyncio.timeout()`` in the same task from turning its cancellation into TimeoutError. A check
     that runs learner code several times in one task would then fail for a reason not the learner's.
     """

@@ -271,11 +271,14 @@ async def check_download_all(download_all: Callable[..., Awaitable[Any]], server
     plan = [(urls[0], expected[0]), (f"{base}/status/500", None), (urls[1], expected[1]),
             (urls[6], expected[6]), (urls[2], expected[2])]
     await _check_failure(download_all, plan, limit, "a URL that answered 500")
+    plan = [(urls[0], expected[0]), (f"{base}/truncated/300000", None), (urls[5], expected[5]),
+            (urls[4], expected[4])]
+    await _check_failure(download_all, plan, limit, "a connection the server dropped halfway through a body")
     plan = [(urls[0], expected[0]), (f"{base}/drip?numbytes=300000&duration=3", None),
             (urls[8], expected[8]), (urls[3], expected[3])]
     await _check_failure(download_all, plan, limit, "a download cut short by a 0.8 s deadline", deadline=0.8)
     return (f"{len(urls)} files match the server's sha256, at most {limit} in flight, files written off "
-            "the loop, no partial file after a 500 or a deadline")
+            "the loop, no partial file after a 500, a dropped connection or a deadline")
 
 
 async def _check_failure(download_all: Callable[..., Awaitable[Any]], plan: list[tuple[str, str | None]],
