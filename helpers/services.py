@@ -1114,8 +1114,7 @@ def _up_local(state_dir: Path, state: dict[str, Any]) -> int:
     except _StartError as exc:
         print(f"services up failed: {exc}", file=sys.stderr)
         return 1
-    _env_notes()
-    return 0
+    return 0  # no _env_notes() here: a service given by env was not started, and its line says so
 
 
 def _cmd_status() -> int:

@@ -429,6 +429,23 @@ def test_resets_touch_only_their_own_namespace(lab: Path, monkeypatch: pytest.Mo
 
 
 @pytest.mark.services
+def test_up_starts_nothing_for_services_given_by_env(lab: Path, tmp_path: Path) -> None:
+    pg, rd = state(lab)["postgres"], state(lab)["redis"]
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
+    env.update(LAB_STATE_DIR=str(tmp_path),
+               DATABASE_URL=f"postgresql://lab:{pg['password']}@127.0.0.1:{pg['port']}/lab",
+               REDIS_URL=f"redis://:{rd['password']}@127.0.0.1:{rd['port']}/0")
+    up = subprocess.run([sys.executable, "-m", "helpers", "services", "up", "--local"],
+                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert up.returncode == 0, up.stdout + up.stderr
+    lines = up.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].endswith("(DATABASE_URL is set: nothing to start)")
+    assert lines[1].endswith("(REDIS_URL is set: nothing to start)")
+    recorded = state(tmp_path) if (tmp_path / "state.json").exists() else {}
+    assert "postgres" not in recorded and "redis" not in recorded  # nothing started, nothing to stop
+
+
+@pytest.mark.services
 def test_binder_start_brings_services_up_before_jupyter(tmp_path: Path) -> None:
     if services._find_redis() is None or services._find_pg(services._pg_run_as()) is None:
         pytest.skip("PostgreSQL/Redis binaries not installed")
