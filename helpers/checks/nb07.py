@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from helpers.checks import exercise, expect
+from helpers.checks import exercise, expect, in_own_task
 
 __all__ = ["check_fetch_with_retries", "check_pay"]
 
@@ -39,7 +39,7 @@ async def _outcome(awaitable: Awaitable[Any], limit: float) -> tuple[Any, BaseEx
     """
     try:
         async with asyncio.timeout(limit) as deadline:
-            return await awaitable, None
+            return await in_own_task(awaitable), None  # each call in a fresh task (see in_own_task)
     except NotImplementedError:
         raise
     except TimeoutError as exc:
