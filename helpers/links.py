@@ -27,11 +27,11 @@ COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 COLAB_PREINSTALLED = {"jupyterlab", "ipykernel", "ipywidgets", "matplotlib", "tqdm"}
 CHECKOUT = "/content/asyncio-lab"
 
+_REPO = r"(?P<owner>[A-Za-z0-9-]+)/(?P<name>[A-Za-z0-9._-]+?)"  # GitHub's OWNER/NAME
 _GITHUB_REMOTE = re.compile(
-    r"^(?:https?://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)"
-    r"(?P<owner>[A-Za-z0-9-]+)/(?P<name>[A-Za-z0-9._-]+?)(?:\.git)?/?$"
+    r"^(?:https?://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)" + _REPO + r"(?:\.git)?/?$"
 )
-_OWNER_NAME = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
+_OWNER_NAME = re.compile(f"^{_REPO}$")
 
 
 def github_repo(remote_url: str) -> str | None:
@@ -50,11 +50,15 @@ def colab_url(repo: str, branch: str, notebook: str) -> str:
     return f"https://colab.research.google.com/github/{repo}/blob/{branch}/{notebook}"
 
 
+def requirement_name(requirement: str) -> str:
+    """The distribution name of a requirement string: ``"aiohttp>=3.12,<4"`` -> ``"aiohttp"``."""
+    return re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0].lower()
+
+
 def colab_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
     """The project's dependencies minus what Colab already has, with pyproject's version ranges."""
     dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
-    return [dep for dep in dependencies
-            if re.split(r"[<>=!~ \[;]", dep, maxsplit=1)[0].lower() not in COLAB_PREINSTALLED]
+    return [dep for dep in dependencies if requirement_name(dep) not in COLAB_PREINSTALLED]
 
 
 def colab_setup_cell(repo_url: str, branch: str = "main") -> str:

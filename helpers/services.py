@@ -1079,41 +1079,37 @@ def _up_local(state_dir: Path, state: dict[str, Any]) -> int:
     pg_from_env, redis_from_env = (_env_url(service) is not None for service in (POSTGRES, REDIS))
     pg_running = pg_from_env or _speaks(POSTGRES, _port_of(pg_entry))
     redis_running = redis_from_env or _speaks(REDIS, _port_of(redis_entry))
-    try:
-        run_as = None if pg_running else _pg_run_as()
-        pg = None if pg_running else _find_pg(run_as)
-        redis_bin = None if redis_running else _find_redis()
-        missing = [name for name, needed, found in (("PostgreSQL", not pg_running, pg),
-                                                     ("redis-server", not redis_running, redis_bin))
-                   if needed and not found]
-        if missing:
-            print(_missing_binaries_message(missing), file=sys.stderr)
-            return 1
-
-        def start_postgres() -> tuple[dict[str, Any], str]:
-            assert pg is not None
-            how = f"as user {run_as.name}" if run_as else "local"
-            return _start_postgres(state_dir, pg[0], pg[1], run_as), f"started PostgreSQL {pg[1]}, {how}"
-
-        def start_redis() -> tuple[dict[str, Any], str]:
-            assert redis_bin is not None
-            return _start_redis(state_dir, redis_bin), f"started {redis_bin}"
-
-        for service, from_env, running, entry, start in (
-            (POSTGRES, pg_from_env, pg_running, pg_entry, start_postgres),
-            (REDIS, redis_from_env, redis_running, redis_entry, start_redis),
-        ):
-            if from_env:
-                print(_line(service, _env_url(service), f"{service.env_var} is set: nothing to start"))
-            elif running:
-                print(_line(service, _local_url(service, entry), "already running"))
-            else:
-                state[service.key], note = start()
-                _write_state(state_dir, state)  # recorded at once, so `down` can stop it if the next fails
-                print(_line(service, _local_url(service, state[service.key]), note))
-    except _StartError as exc:
-        print(f"services up failed: {exc}", file=sys.stderr)
+    run_as = None if pg_running else _pg_run_as()
+    pg = None if pg_running else _find_pg(run_as)
+    redis_bin = None if redis_running else _find_redis()
+    missing = [name for name, needed, found in (("PostgreSQL", not pg_running, pg),
+                                                 ("redis-server", not redis_running, redis_bin))
+               if needed and not found]
+    if missing:
+        print(_missing_binaries_message(missing), file=sys.stderr)
         return 1
+
+    def start_postgres() -> tuple[dict[str, Any], str]:
+        assert pg is not None
+        how = f"as user {run_as.name}" if run_as else "local"
+        return _start_postgres(state_dir, pg[0], pg[1], run_as), f"started PostgreSQL {pg[1]}, {how}"
+
+    def start_redis() -> tuple[dict[str, Any], str]:
+        assert redis_bin is not None
+        return _start_redis(state_dir, redis_bin), f"started {redis_bin}"
+
+    for service, from_env, running, entry, start in (
+        (POSTGRES, pg_from_env, pg_running, pg_entry, start_postgres),
+        (REDIS, redis_from_env, redis_running, redis_entry, start_redis),
+    ):
+        if from_env:
+            print(_line(service, _env_url(service), f"{service.env_var} is set: nothing to start"))
+        elif running:
+            print(_line(service, _local_url(service, entry), "already running"))
+        else:
+            state[service.key], note = start()
+            _write_state(state_dir, state)  # recorded at once, so `down` can stop it if the next fails
+            print(_line(service, _local_url(service, state[service.key]), note))
     return 0  # no _env_notes() here: a service given by env was not started, and its line says so
 
 
@@ -1214,8 +1210,8 @@ def main(argv: list[str]) -> int:
             return _cmd_up(options[0][2:] if options else "auto")
         if command in {"status", "down"} and not options:
             return _cmd_status() if command == "status" else _cmd_down()
-    except _StartError as exc:
-        print(exc, file=sys.stderr)
+    except _StartError as exc:  # the one place `up` and `status` report a failure that stops them
+        print(f"services {command} failed: {exc}", file=sys.stderr)
         return 1
     print(f"unknown arguments: {' '.join(argv)}\n\n{USAGE}", file=sys.stderr)
     return 2

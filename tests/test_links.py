@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import tomllib
@@ -44,7 +43,7 @@ def test_launch_urls() -> None:
 
 def test_colab_installs_what_notebooks_import_but_leaves_colabs_jupyter_alone() -> None:
     wanted = links.colab_requirements()
-    names = {re.split(r"[<>=!~ \[;]", dep, maxsplit=1)[0] for dep in wanted}
+    names = {links.requirement_name(dep) for dep in wanted}
     assert {"aiohttp", "asyncpg", "redis", "nest-asyncio", "tenacity"} <= names
     assert not names & links.COLAB_PREINSTALLED
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]

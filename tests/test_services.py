@@ -292,15 +292,24 @@ def test_unusable_state_dir_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"cannot keep the services' state in {not_a_folder} (it is not a folder); "
+        f"services up failed: cannot keep the services' state in {not_a_folder} (it is not a folder); "
         "set LAB_STATE_DIR to a folder you can write, or unset it"]
+
+
+def clean_env(state_dir: Path, **extra: str) -> dict[str, str]:
+    """This process's environment without any service variable, with a private state dir and ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
+    return {**env, "LAB_STATE_DIR": str(state_dir), **extra}
+
+
+def cli(state_dir: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "helpers", "services", *args], cwd=ROOT,
+                          env=clean_env(state_dir, **extra_env), capture_output=True, text=True, timeout=120)
 
 
 def binder_start(state_dir: Path, *command: str) -> subprocess.CompletedProcess[str]:
     """Run the repository's `start` file as Binder does: JupyterLab's command line follows it."""
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
-    env["LAB_STATE_DIR"] = str(state_dir)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # its `python`
+    env = clean_env(state_dir, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     return subprocess.run([str(ROOT / "start"), *command], cwd="/", env=env,
                           capture_output=True, text=True, timeout=180)
 
@@ -316,11 +325,6 @@ def test_binder_start_still_launches_jupyter_when_services_fail(tmp_path: Path) 
 # ---- real servers: up -> status -> up -> use -> down -> down --------------------------------------
 
 
-def cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
-    env["LAB_STATE_DIR"] = str(state_dir)
-    return subprocess.run([sys.executable, "-m", "helpers", "services", *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -431,12 +435,9 @@ def test_resets_touch_only_their_own_namespace(lab: Path, monkeypatch: pytest.Mo
 @pytest.mark.services
 def test_up_starts_nothing_for_services_given_by_env(lab: Path, tmp_path: Path) -> None:
     pg, rd = state(lab)["postgres"], state(lab)["redis"]
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
-    env.update(LAB_STATE_DIR=str(tmp_path),
-               DATABASE_URL=f"postgresql://lab:{pg['password']}@127.0.0.1:{pg['port']}/lab",
-               REDIS_URL=f"redis://:{rd['password']}@127.0.0.1:{rd['port']}/0")
-    up = subprocess.run([sys.executable, "-m", "helpers", "services", "up", "--local"],
-                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    up = cli(tmp_path, "up", "--local",
+             DATABASE_URL=f"postgresql://lab:{pg['password']}@127.0.0.1:{pg['port']}/lab",
+             REDIS_URL=f"redis://:{rd['password']}@127.0.0.1:{rd['port']}/0")
     assert up.returncode == 0, up.stdout + up.stderr
     lines = up.stdout.splitlines()
     assert len(lines) == 2 and lines[0].endswith("(DATABASE_URL is set: nothing to start)")
