@@ -57,28 +57,28 @@ status: $(VENV)/.installed
 	$(PY) -m helpers services status
 
 execute: $(VENV)/.installed services
-	$(PY) -m helpers execute $(if $(filter notebooks,$(NB)),,$(NB))
+	$(PY) -m tools execute $(if $(filter notebooks,$(NB)),,$(NB))
 
 doctor: $(VENV)/.installed
 	$(PY) -m helpers doctor
 
 learner: $(VENV)/.installed
-	$(PY) -m helpers edition learner learner
+	$(PY) -m tools edition learner learner
 
 site: $(VENV)/.installed
-	$(PY) -m helpers pages _site
+	$(PY) -m tools pages _site
 
 # One deliberate step: newest versions into the lock, a fresh venv from it, every notebook re-executed,
 # README's "Tested with" rewritten; then the changes are shown (commit them, or `git checkout` them).
 upgrade:
 	@cp constraints.txt /tmp/asyncio-lab-constraints.before.txt
-	$(PYTHON) scripts/lock.py freeze $(PYTHON)
+	$(PYTHON) -m tools lock freeze $(PYTHON)
 	$(MAKE) services-down >/dev/null 2>&1 || true
 	rm -rf $(VENV)
 	$(MAKE) $(VENV)/.installed services
-	$(PY) -m helpers execute
-	$(PY) scripts/lock.py readme
-	@echo "--- packages:"; $(PY) scripts/lock.py diff /tmp/asyncio-lab-constraints.before.txt constraints.txt
+	$(PY) -m tools execute
+	$(PY) -m tools lock readme
+	@echo "--- packages:"; $(PY) -m tools lock diff /tmp/asyncio-lab-constraints.before.txt constraints.txt
 	@echo "--- files:"; git diff --stat -- constraints.txt README.md notebooks
 
 clean-venv:

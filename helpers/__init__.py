@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["labserver", "site", "services", "timeline", "cpu", "checks", "doctor"]
+__all__ = ["labserver", "crawlsite", "services", "timeline", "cpu", "checks", "doctor"]
 __version__ = "0.1.0"
 
 

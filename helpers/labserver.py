@@ -38,7 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import site
+from . import crawlsite
 
 __all__ = ["LabServer", "RequestRecord", "start", "main"]
 
@@ -622,8 +622,8 @@ def _make_app(state: _State) -> web.Application:
             app.router.add_get(path, handler)   # GET routes answer HEAD too
         else:
             app.router.add_route(method, path, handler)
-    for path in site.ROUTES:
-        app.router.add_get(path, site.handle)
+    for path in crawlsite.ROUTES:
+        app.router.add_get(path, crawlsite.handle)
     return app
 
 

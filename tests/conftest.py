@@ -9,14 +9,8 @@ would then store output that the test run cannot see. So we start nbval's kernel
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
-import pytest
-
-from helpers.execute import kernel_environment
-
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+from tools.runner import kernel_environment
 
 try:
     import nbval.kernel as _nbval_kernel
@@ -33,7 +27,3 @@ if _nbval_kernel is not None:
 
     _nbval_kernel.start_new_kernel = _start_without_pytest_marker
 
-
-@pytest.fixture(scope="session")
-def notebooks() -> list[Path]:
-    return NOTEBOOKS

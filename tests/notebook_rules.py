@@ -1,27 +1,12 @@
-"""What every notebook must look like; shared by the structure and exercise tests."""
+"""What every notebook must look like; shared by the structure and exercise tests.
+
+The list of notebooks, their order, titles and exercises come from the catalog (tools.catalog).
+"""
 
 from __future__ import annotations
 
 import re
 
-# The collection's order. A notebook not written yet is "coming": links to it are allowed.
-ORDER = [
-    "00_start_here.ipynb",
-    "01_event_loop.ipynb",
-    "02_coroutines.ipynb",
-    "03_tasks_and_futures.ipynb",
-    "04_cancellation_and_timeouts.ipynb",
-    "05_aiohttp_client.ipynb",
-    "06_flow_control.ipynb",
-    "07_resilient_http.ipynb",
-    "08_postgres_asyncpg.ipynb",
-    "09_redis.ipynb",
-    "10_threads_and_processes.ipynb",
-    "11_debugging_and_performance.ipynb",
-    "12_capstone_crawler.ipynb",
-]
-
-TITLE = re.compile(r"^# (\d\d) · \S.*$", re.M)
 RAISES = ("NBVAL_RAISES_EXCEPTION",)
 # Outputs that betray a leaked resource or a forgotten await; allowed only in cells tagged "demo".
 LEAK_TEXTS = ("Unclosed client session", "Unclosed connector", "Task was destroyed", "was never awaited")

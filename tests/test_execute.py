@@ -1,4 +1,4 @@
-"""`python -m helpers execute` stores outputs only from a clean real run."""
+"""`python -m tools execute` stores outputs only from a clean real run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from helpers.execute import execute
+from tools.execute import execute
 
 
 def _write(path: Path, *sources: str) -> Path:

@@ -1,6 +1,6 @@
 """Every exercise check rejects the learner stub of its solution, with a hint — and nothing else breaks.
 
-Each notebook's learner edition (``helpers.edition.learner_notebook``: solutions replaced by their
+Each notebook's learner edition (``tools.edition.learner_notebook``: solutions replaced by their
 stubs, outputs cleared) is executed once. Then: each check cell must fail with ``CheckFailed``
 carrying a hint, and every other cell must run as in the solved notebook (so no demo depends on a
 solved exercise). Also: writing the learner edition never clobbers a learner's work.
@@ -10,30 +10,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbclient
 import nbformat
 import pytest
 
-from helpers.edition import changed_by_learner, learner_notebook, write_learner_edition
-from helpers.execute import kernel_environment
 from notebook_rules import RAISES, solution_and_check_pairs
+from tools import catalog
+from tools.edition import changed_by_learner, learner_notebook, write_learner_edition
+from tools.runner import run
 
 ROOT = Path(__file__).resolve().parent.parent
-WITH_EXERCISES = [
-    p.name
-    for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    if solution_and_check_pairs(nbformat.read(p, as_version=4))
-]
+WITH_EXERCISES = [entry.file for entry in catalog.with_exercises()]
 
 
 def run_learner_version(path: Path) -> tuple[nbformat.NotebookNode, list[tuple[int, int]]]:
     nb = learner_notebook(nbformat.read(path, as_version=4))
     pairs = solution_and_check_pairs(nb)
-    client = nbclient.NotebookClient(
-        nb, timeout=600, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(path.parent)}}
-    )
-    client.execute(env=kernel_environment())
-    return nb, pairs
+    return run(path, nb=nb), pairs
 
 
 @pytest.mark.parametrize("name", WITH_EXERCISES)
@@ -55,7 +47,7 @@ def test_checks_reject_the_learner_stubs_and_only_they_fail(name: str) -> None:
 
 def test_learner_edition_clears_outputs_and_keeps_no_solution(tmp_path: Path) -> None:
     paths = write_learner_edition(tmp_path / "learner")
-    assert [p.name for p in paths] == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert [p.name for p in paths] == [entry.file for entry in catalog.notebooks()]
     for path in paths:
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "code":

@@ -629,5 +629,5 @@ def test_two_hundred_concurrent_delays_overlap_on_the_server(fresh):
             return time.perf_counter() - started
 
     elapsed = asyncio.run(burst())
-    assert elapsed < 3          # sequentially 40 s; scripts/bench_labserver.py times it closely
+    assert elapsed < 3          # sequentially 40 s; tools/bench_labserver.py times it closely
     assert fresh.stats()["peak_in_flight"] > 100

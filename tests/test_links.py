@@ -1,4 +1,4 @@
-"""Tests for helpers.links: GitHub remotes, launch URLs, the Colab setup cell and the README's copy of it."""
+"""Tests for tools.links: GitHub remotes, launch URLs, the Colab setup cell and the README's copy of it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from helpers import links
+from tools import links
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,11 +63,11 @@ def test_readme_shows_the_setup_cell_this_module_prints() -> None:
     readme = (ROOT / "README.md").read_text()
     placeholder = "https://github.com/OWNER/NAME"
     assert links.colab_setup_cell(placeholder) in readme, "README's Colab cell is stale: copy it from " \
-        "`python -m helpers links --repo OWNER/NAME`"
+        "`python -m tools links --repo OWNER/NAME`"
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "helpers", "links", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "tools", "links", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=60)
 
 

@@ -19,12 +19,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import nbclient
 import nbformat
 import pytest
 
 from helpers import services
-from helpers.execute import kernel_environment, unexpected_errors
+from tools.runner import run, unexpected_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = {"08": "08_postgres_asyncpg.ipynb", "09": "09_redis.ipynb"}
@@ -33,17 +32,7 @@ SERVICE_CALLS = ("services.postgres_url()", "services.redis_url()")
 
 def execute(name: str, env_updates: dict[str, str], cells: int | None = None) -> nbformat.NotebookNode:
     """Run a notebook (or its first ``cells`` cells) in a fresh kernel; errors are kept in the outputs."""
-    path = ROOT / "notebooks" / name
-    nb = nbformat.read(path, as_version=4)
-    if cells is not None:
-        nb.cells = nb.cells[:cells]
-    env = kernel_environment()
-    env.update(env_updates)
-    client = nbclient.NotebookClient(
-        nb, timeout=300, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(path.parent)}}
-    )
-    client.execute(env=env)
-    return nb
+    return run(ROOT / "notebooks" / name, env=env_updates, cells=cells, timeout=300)
 
 
 def run_all(jobs: list[tuple[str, str]]) -> list[str]:

@@ -13,33 +13,40 @@ from notebook_rules import (
     LEAK_TEXTS,
     MACHINE_PATH,
     MAX_CODE_LINES,
-    ORDER,
     RAISES,
-    TITLE,
     output_text,
     solution_and_check_pairs,
     tags,
 )
+from tools import catalog
 
 ROOT = Path(__file__).resolve().parent.parent
-PRESENT = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+PRESENT = [entry.file for entry in catalog.notebooks()]
 
 
 def load(name: str) -> nbformat.NotebookNode:
     return nbformat.read(ROOT / "notebooks" / name, as_version=4)
 
 
-def test_every_notebook_has_its_place_in_the_order() -> None:
-    assert PRESENT, "no notebooks found"
-    assert set(PRESENT) <= set(ORDER), f"unexpected names: {set(PRESENT) - set(ORDER)}"
+def test_the_catalog_lists_exactly_the_notebooks_on_disk() -> None:
+    on_disk = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert PRESENT and sorted(PRESENT) == on_disk, "add the notebook to course.toml (or remove its entry)"
+
+
+def test_nothing_the_catalog_generates_is_stale() -> None:
+    assert catalog.stale() == [], "run `python -m tools catalog --write`"
 
 
 @pytest.mark.parametrize("name", PRESENT)
 def test_title_cell_has_heading_objectives_prerequisites_time_and_services(name: str) -> None:
+    entry = catalog.by_file(name)
     first = load(name).cells[0]
     assert first.cell_type == "markdown"
-    m = TITLE.search(first.source)
-    assert m and m.group(1) == name[:2], "first cell must start with '# NN · Title'"
+    assert first.source.splitlines()[0].strip() == entry.heading, "first line must be the catalog's '# NN · Title'"
+    assert catalog.TIME_LINE.search(first.source), "say '**Time** about N minutes'"
+    services = first.source.split("Services", 1)[-1]
+    for service in entry.services:
+        assert catalog.SERVICE_NAMES[service] in services, f"the Services line should name the {service}"
     text = first.source.lower()
     for word in ("objectives", "prerequisites", "time", "services"):
         assert word in text, f"title cell lacks '{word}'"
@@ -88,19 +95,19 @@ def test_code_cells_are_short_and_use_modern_asyncio(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", PRESENT)
-def test_links_to_previous_and_next_notebook(name: str) -> None:
-    index = ORDER.index(name)
+def test_the_last_cell_links_to_the_neighbours(name: str) -> None:
     last_cell = load(name).cells[-1]
-    assert last_cell.cell_type == "markdown"
-    wanted = ([ORDER[index - 1]] if index > 0 else []) + ([ORDER[index + 1]] if index + 1 < len(ORDER) else [])
-    for target in wanted:
-        assert f"({target})" in last_cell.source, f"last cell must link to {target}"
+    assert last_cell.cell_type == "markdown" and catalog.NAV_MARK in tags(last_cell)
+    assert last_cell.source == catalog.navigation(PRESENT.index(name))
 
 
 @pytest.mark.parametrize("name", PRESENT)
 def test_exercises_have_a_solution_block_and_a_check(name: str) -> None:
     nb = load(name)
     pairs = solution_and_check_pairs(nb)
+    called = [re.findall(r"\.check_(\w+)\(", nb.cells[chk].source) for _, chk in pairs]
+    assert [names[0] if names else None for names in called] == list(catalog.by_file(name).exercises), \
+        "course.toml's exercises must be the checks the exercise cells call, in order"
     if name != "00_start_here.ipynb":
         assert len(pairs) >= 2, "at least two exercises"
     else:

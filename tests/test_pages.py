@@ -5,7 +5,8 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from pathlib import Path
 
-from helpers.pages import build
+from tools import catalog
+from tools.pages import build
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,8 +32,7 @@ def links(page: Path) -> list[str]:
 
 def test_every_notebook_has_a_page_and_internal_links_resolve(tmp_path: Path) -> None:
     pages = build(tmp_path)
-    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert [p.stem for p in pages] == [n.stem for n in notebooks]
+    assert [p.stem for p in pages] == [entry.path.stem for entry in catalog.notebooks()]
     index = (tmp_path / "index.html").read_text()
     for page in pages:
         assert f'href="{page.name}"' in index

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tools import lock
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(sys.prefix)
-sys.path.insert(0, str(ROOT / "scripts"))
-import lock  # noqa: E402  (scripts/ is not a package)
 
 SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "LAB_STATE_DIR", "LAB_BINARIES", "LAB_PG_PORT", "LAB_REDIS_PORT")
 
@@ -40,7 +40,7 @@ def make(cwd: Path, *targets: str, timeout: float = 120, **env: str) -> subproce
 
 def test_readme_tested_with_is_the_lock() -> None:
     assert lock.readme_tested_with() == lock.tested_with_line(lock.read_lock()), \
-        "README's 'Tested with' is stale: run `python scripts/lock.py readme`"
+        "README's 'Tested with' is stale: run `python -m tools lock readme`"
 
 
 def test_this_environment_was_installed_from_the_lock() -> None:

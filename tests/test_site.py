@@ -1,6 +1,6 @@
 """The crawlable site: its shape, its determinism, and a crawl that matches the ground truth.
 
-The reference crawler below follows the rules in helpers/site.py's docstring
+The reference crawler below follows the rules in helpers/crawlsite.py's docstring
 and shares no code with ``ground_truth`` except ``normalize`` (tested on its
 own here), so the two agree only if the site and its truth really match.
 """
@@ -21,7 +21,7 @@ from urllib.robotparser import RobotFileParser
 import aiohttp
 import pytest
 
-from helpers import labserver, site
+from helpers import crawlsite, labserver
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "http://127.0.0.1:8000"
@@ -59,22 +59,22 @@ def in_site_path(url: str) -> str:
 
 
 def served_html_pages() -> list[str]:
-    return [p for p in site.paths()
-            if site.resource(p).status == 200 and site.resource(p).content_type == "text/html"]
+    return [p for p in crawlsite.paths()
+            if crawlsite.resource(p).status == 200 and crawlsite.resource(p).content_type == "text/html"]
 
 
 def test_site_has_at_least_fifty_html_pages():
     assert len(served_html_pages()) >= 50
-    assert len(site.ground_truth().pages) >= 50
+    assert len(crawlsite.ground_truth().pages) >= 50
 
 
 def test_site_is_the_same_in_a_fresh_process_with_another_hash_seed():
-    script = ("import hashlib; from helpers import site; h = hashlib.sha256()\n"
-              "for p in site.paths(): h.update(p.encode() + site.body(p, 'http://h:1'))\n"
+    script = ("import hashlib; from helpers import crawlsite; h = hashlib.sha256()\n"
+              "for p in crawlsite.paths(): h.update(p.encode() + crawlsite.body(p, 'http://h:1'))\n"
               "print(h.hexdigest())")
     digest = hashlib.sha256()
-    for path in site.paths():
-        digest.update(path.encode() + site.body(path, "http://h:1"))
+    for path in crawlsite.paths():
+        digest.update(path.encode() + crawlsite.body(path, "http://h:1"))
     other = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                            text=True, check=True, env={"PYTHONHASHSEED": "12345"})
     assert other.stdout.strip() == digest.hexdigest()
@@ -91,34 +91,34 @@ def test_served_bytes_equal_the_model_and_repeat(server):
 
     for path in ("/site/", "/site/page/14", "/site/malformed", "/site/images/logo.png"):
         first, second = asyncio.run(fetch_twice(path))
-        assert first == second == site.body(path, server.url)
+        assert first == second == crawlsite.body(path, server.url)
 
 
 def test_absolute_links_point_at_the_host_the_request_used(server):
-    html = site.body("/site/", server.url).decode()
+    html = crawlsite.body("/site/", server.url).decode()
     assert f'href="{server.url}/site/"' in html
-    other = site.body("/site/page/14", ORIGIN).decode()
+    other = crawlsite.body("/site/page/14", ORIGIN).decode()
     assert 'href="HTTP://127.0.0.1:8000/site/page/28"' in other   # upper-case scheme on purpose
 
 
 @pytest.mark.parametrize("path", served_html_pages())
 def test_parsed_links_of_every_page_match_the_model(path):
     base = ORIGIN + path
-    parsed = [site.normalize(h, base) for h in extract_links(site.body(path, ORIGIN).decode())]
-    declared = [site.normalize(link.href.format(origin=ORIGIN, host="127.0.0.1:8000"), base)
-                for link in site.resource(path).links]
+    parsed = [crawlsite.normalize(h, base) for h in extract_links(crawlsite.body(path, ORIGIN).decode())]
+    declared = [crawlsite.normalize(link.href.format(origin=ORIGIN, host="127.0.0.1:8000"), base)
+                for link in crawlsite.resource(path).links]
     assert parsed == declared
 
 
 def test_malformed_page_parses_without_error_and_hides_commented_and_scripted_links():
-    hrefs = extract_links(site.body("/site/malformed", ORIGIN).decode())
+    hrefs = extract_links(crawlsite.body("/site/malformed", ORIGIN).decode())
     assert hrefs == ["/site/page/7", "/site/page/8", "page/9", "/site/page/11"]
 
 
 def test_the_oversized_page_is_html_bigger_than_the_parse_cap():
-    res = site.resource("/site/big")
+    res = crawlsite.resource("/site/big")
     assert res.status == 200 and res.content_type == "text/html"
-    assert len(site.body("/site/big", ORIGIN)) > 2 * site.MAX_PAGE_BYTES
+    assert len(crawlsite.body("/site/big", ORIGIN)) > 2 * crawlsite.MAX_PAGE_BYTES
 
 
 def test_special_responses_have_the_promised_status_and_type(server):
@@ -161,22 +161,22 @@ def test_special_responses_have_the_promised_status_and_type(server):
     ("tel:+100", "http://h:1/", None),
 ])
 def test_normalize_follows_the_documented_rules(href, base, expected):
-    assert site.normalize(href, base) == expected
+    assert crawlsite.normalize(href, base) == expected
 
 
 def test_robots_allows_agrees_with_urllib_robotparser():
     robots = RobotFileParser()
-    robots.parse(site.ROBOTS_TXT.splitlines())
-    candidates = [*site.paths(), "/site/private", "/site/privateer", "/deny/x", "/get"]
+    robots.parse(crawlsite.ROBOTS_TXT.splitlines())
+    candidates = [*crawlsite.paths(), "/site/private", "/site/privateer", "/deny/x", "/get"]
     for path in candidates:
-        assert site.robots_allows(path) == robots.can_fetch("lab-crawler", ORIGIN + path), path
+        assert crawlsite.robots_allows(path) == robots.can_fetch("lab-crawler", ORIGIN + path), path
 
 
 # ------------------------------------------------------------- ground truth
 
 
 def test_ground_truth_obeying_robots():
-    truth = site.ground_truth()
+    truth = crawlsite.ground_truth()
     assert truth.fetched == truth.pages | truth.files | truth.broken | set(truth.redirects)
     assert truth.disallowed == {"/deny", "/site/private/", "/site/private/2"}
     assert truth.offsite == {"http://offsite.invalid/", "https://elsewhere.invalid/",
@@ -194,7 +194,7 @@ def test_ground_truth_obeying_robots():
 
 
 def test_ground_truth_ignoring_robots_reaches_the_hidden_section():
-    obeying, ignoring = site.ground_truth(), site.ground_truth(obey_robots=False)
+    obeying, ignoring = crawlsite.ground_truth(), crawlsite.ground_truth(obey_robots=False)
     assert ignoring.disallowed == set()
     assert ignoring.fetched - obeying.fetched == {
         "/deny", "/site/private/", "/site/private/1", "/site/private/2", "/site/private/3",
@@ -203,31 +203,31 @@ def test_ground_truth_ignoring_robots_reaches_the_hidden_section():
 
 
 def test_ground_truth_depth_limits():
-    assert site.ground_truth(max_depth=0).fetched == {"/site/"}
-    assert site.ground_truth(max_depth=1).fetched == {
+    assert crawlsite.ground_truth(max_depth=0).fetched == {"/site/"}
+    assert crawlsite.ground_truth(max_depth=1).fetched == {
         "/site/", "/site/about", "/site/contact", "/site/page/1", "/site/old-about"}
-    assert site.ground_truth(max_depth=1).disallowed == {"/site/private/"}
-    sizes = [len(site.ground_truth(max_depth=d).fetched) for d in range(8)]
-    assert sizes == sorted(sizes) and sizes[-1] == len(site.ground_truth().fetched)
+    assert crawlsite.ground_truth(max_depth=1).disallowed == {"/site/private/"}
+    sizes = [len(crawlsite.ground_truth(max_depth=d).fetched) for d in range(8)]
+    assert sizes == sorted(sizes) and sizes[-1] == len(crawlsite.ground_truth().fetched)
 
 
 def test_redirect_targets_keep_the_depth_of_the_redirecting_url():
-    depth = site.ground_truth().depth
+    depth = crawlsite.ground_truth().depth
     assert depth["/site/old-news"] == depth["/site/news"] == 4
     assert depth["/site/loop-a"] == depth["/site/loop-b"] == 3
 
 
 def test_some_pages_are_only_reachable_at_depth_three_or_more():
-    truth = site.ground_truth()
+    truth = crawlsite.ground_truth()
     deep = {p for p, d in truth.depth.items() if d >= 3}
     assert len(deep) >= 30
     assert {"/site/malformed", "/site/slow", "/site/page/48"} <= deep
-    assert site.ground_truth(obey_robots=False).depth["/site/hidden/1"] == 3
+    assert crawlsite.ground_truth(obey_robots=False).depth["/site/hidden/1"] == 3
 
 
 def test_ground_truth_accepts_a_full_start_url():
-    by_url = site.ground_truth("http://127.0.0.1:4242/site/")
-    by_path = site.ground_truth()
+    by_url = crawlsite.ground_truth("http://127.0.0.1:4242/site/")
+    by_path = crawlsite.ground_truth()
     assert by_url.fetched == by_path.fetched
     assert by_url.start == "http://127.0.0.1:4242/site/"
 
@@ -250,7 +250,7 @@ async def reference_crawl(start: str, *, obey_robots: bool = True,
                           max_depth: int | None = None) -> Crawl:
     """Breadth-first, one level at a time; redirects are closed within their level."""
     crawl = Crawl()
-    start_url = site.normalize(start, start)
+    start_url = crawlsite.normalize(start, start)
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(start_url))
     robots = RobotFileParser()
     async with aiohttp.ClientSession() as session:
@@ -284,7 +284,7 @@ async def reference_crawl(start: str, *, obey_robots: bool = True,
                     path = in_site_path(url)
                     crawl.fetched.add(path)
                     if 300 <= status < 400:
-                        target = site.normalize(location, url)
+                        target = crawlsite.normalize(location, url)
                         crawl.redirects[path] = (in_site_path(target)
                                                  if target.startswith(origin + "/") else target)
                         if target not in seen:
@@ -296,17 +296,17 @@ async def reference_crawl(start: str, *, obey_robots: bool = True,
                         crawl.files.add(path)
                     else:
                         crawl.pages.add(path)
-                        if len(body) <= site.MAX_PAGE_BYTES and (max_depth is None
+                        if len(body) <= crawlsite.MAX_PAGE_BYTES and (max_depth is None
                                                                  or depth < max_depth):
                             hrefs = extract_links(body.decode("utf-8", errors="replace"))
-                            found += [u for h in hrefs if (u := site.normalize(h, url))]
+                            found += [u for h in hrefs if (u := crawlsite.normalize(h, url))]
             level = [u for u in dict.fromkeys(found) if u not in seen]
             seen.update(level)
             depth += 1
     return crawl
 
 
-def assert_crawl_matches(crawl: Crawl, truth: site.CrawlTruth) -> None:
+def assert_crawl_matches(crawl: Crawl, truth: crawlsite.CrawlTruth) -> None:
     assert crawl.fetched == truth.fetched
     assert crawl.pages == truth.pages
     assert crawl.files == truth.files
@@ -320,21 +320,21 @@ def test_reference_crawl_matches_ground_truth_and_fetches_each_path_once(server)
     server.reset()
     start = f"{server.url}/site/"
     crawl = asyncio.run(reference_crawl(start))
-    truth = site.ground_truth(start)
+    truth = crawlsite.ground_truth(start)
     assert_crawl_matches(crawl, truth)
     per_path = server.stats()["per_path"]
     assert per_path == {**{path: 1 for path in truth.fetched}, "/robots.txt": 1}
     assert not any(p.startswith(("/site/private", "/site/hidden", "/site/trap", "/deny"))
                    for p in per_path)
     (slow,) = server.requests("/site/slow")
-    assert site.SLOW_SECONDS * 0.9 <= slow.duration < 5   # the slow page really is slow
+    assert crawlsite.SLOW_SECONDS * 0.9 <= slow.duration < 5   # the slow page really is slow
 
 
 def test_reference_crawl_without_robots_and_with_a_depth_limit_matches(server):
     server.reset()
     start = f"{server.url}/site/"
     crawl = asyncio.run(reference_crawl(start, obey_robots=False, max_depth=3))
-    truth = site.ground_truth(start, obey_robots=False, max_depth=3)
+    truth = crawlsite.ground_truth(start, obey_robots=False, max_depth=3)
     assert_crawl_matches(crawl, truth)
     assert "/site/hidden/1" in truth.fetched and "/site/page/8" not in truth.fetched
     assert set(server.stats()["per_path"]) == set(truth.fetched)

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from helpers import site
+from helpers import crawlsite
 from helpers.checks import exercise, expect
 from helpers.cpu import hash_rounds
 from helpers.timeline import LagMonitor
@@ -109,7 +109,7 @@ async def check_archiver(archiver_class: Callable[[Path], Any]) -> str:
            "something else still blocks the loop: look for other synchronous calls in archive()")
     expect(len(rows) == len(PAGES), f"the pages table holds {len(rows)} rows, expected {len(PAGES)}",
            "insert one row per page and commit: `with conn:` around the inserts commits at the end")
-    truth = sorted((path, 200, site.resource(path).title) for path in PAGES)
+    truth = sorted((path, 200, crawlsite.resource(path).title) for path in PAGES)
     wrong = [row for row, want in zip(rows, truth) if tuple(row) != want]
     expect(not wrong, f"{len(wrong)} rows differ from the pages, e.g. {wrong[:1]}",
            "store each row exactly as fetch_page returns it: (path, status, title)")

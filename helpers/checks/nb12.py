@@ -6,7 +6,7 @@
 Each check runs fresh crawls of the lab server's site (``server.url + "/site/"``) with the learner's
 class and no cache, so every URL goes over the network, and judges them by what the server saw
 (``server.reset()`` first, then ``stats()["per_path"]`` or ``requests("/site")``) and by
-:func:`helpers.site.ground_truth`.  They rely on the notebook's crawler interface:
+:func:`helpers.crawlsite.ground_truth`.  They rely on the notebook's crawler interface:
 
 * ``fetcher_cls(**options)`` makes a fetcher that is opened with ``async with`` and has ``attempts``;
 * ``crawler_cls(start, fetcher, *, max_depth=None, **options)`` makes a crawler, ``await
@@ -23,7 +23,7 @@ import asyncio
 from typing import Any
 
 from helpers.checks import exercise, expect
-from helpers.site import ground_truth
+from helpers.crawlsite import ground_truth
 
 BUDGETS = (1, 12)        # 12 cuts into depth 3 of the site: depths 0-2 hold 7 URLs, depth 3 nine more
 NEAR_DEPTH = 2           # every URL this close to the start fits into the larger budget

@@ -1,6 +1,6 @@
-"""Write the learner edition: ``python -m helpers edition learner DIR [--force]``.
+"""Write the learner edition: ``python -m tools edition learner DIR [--force]``.
 
-    python -m helpers edition learner learner/     # what `make learner` runs
+    python -m tools edition learner learner/     # what `make learner` runs
 
 Every notebook is copied with each ``solution`` cell's body replaced by its stub (see
 ``helpers.checks.stub_of``) and all outputs cleared, like a fresh worksheet. The edition never
@@ -19,8 +19,8 @@ from pathlib import Path
 import nbformat
 
 from helpers.checks import stub_of
+from tools import catalog
 
-ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ".edition.json"
 
 
@@ -52,8 +52,8 @@ def changed_by_learner(folder: Path) -> list[str]:
     )
 
 
-def write_learner_edition(folder: Path, *, force: bool = False, source: Path = ROOT / "notebooks") -> list[Path]:
-    """Write every notebook of ``source`` into ``folder``; refuse to clobber a learner's changes."""
+def write_learner_edition(folder: Path, *, force: bool = False, sources: list[Path] | None = None) -> list[Path]:
+    """Write every notebook (default: the catalog's) into ``folder``; refuse to clobber a learner's changes."""
     folder.mkdir(parents=True, exist_ok=True)
     changed = changed_by_learner(folder)
     if changed and not force:
@@ -63,7 +63,7 @@ def write_learner_edition(folder: Path, *, force: bool = False, source: Path = R
         )
     written: dict[str, str] = {}
     paths = []
-    for src in sorted(source.glob("[0-9][0-9]_*.ipynb")):
+    for src in sources if sources is not None else catalog.paths():
         target = folder / src.name
         nbformat.write(learner_notebook(nbformat.read(src, as_version=4)), target)
         written[src.name] = _digest(target)
@@ -73,7 +73,7 @@ def write_learner_edition(folder: Path, *, force: bool = False, source: Path = R
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers edition", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools edition", description=__doc__.splitlines()[0])
     parser.add_argument("edition", choices=["learner"], help="which edition to write")
     parser.add_argument("folder", type=Path, help="where to write it (created if missing)")
     parser.add_argument("--force", action="store_true", help="overwrite notebooks a learner has changed")

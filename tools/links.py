@@ -3,8 +3,8 @@
 The links depend on where the repository is published (its GitHub owner and name), which a clone
 only knows from its git remote. So they are printed, not stored: run
 
-    python -m helpers links                      # from the `origin` remote
-    python -m helpers links --repo OWNER/NAME    # or name the GitHub repository yourself
+    python -m tools links                      # from the `origin` remote
+    python -m tools links --repo OWNER/NAME    # or name the GitHub repository yourself
 
 and paste the badge into README.md. An instructor who forks the course gets links to the fork.
 """
@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+from tools import catalog
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIRST_NOTEBOOK = "notebooks/00_start_here.ipynb"
@@ -96,7 +98,7 @@ def _origin(remote: str) -> str | None:
 
 def render(repo: str, branch: str) -> str:
     """Everything to paste: README badges, one Colab link per notebook, and the Colab setup cell."""
-    notebooks = sorted(p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "notebooks").glob("*.ipynb"))
+    notebooks = [path.relative_to(REPO_ROOT).as_posix() for path in catalog.paths()]
     lines = ["README badges:", "",
              f"[![Binder]({BINDER_BADGE})]({binder_url(repo, branch)})",
              f"[![Open in Colab]({COLAB_BADGE})]({colab_url(repo, branch, FIRST_NOTEBOOK)})",
@@ -108,8 +110,8 @@ def render(repo: str, branch: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Entry point of `python -m helpers links`; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m helpers links", description=__doc__.splitlines()[0])
+    """Entry point of `python -m tools links`; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m tools links", description=__doc__.splitlines()[0])
     parser.add_argument("--repo", help="GitHub OWNER/NAME (default: read from the git remote)")
     parser.add_argument("--remote", default="origin", help="git remote to read (default: origin)")
     parser.add_argument("--branch", default="main", help="branch the links open (default: main)")

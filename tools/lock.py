@@ -1,9 +1,9 @@
 """The lock: exact versions of every package the course installs, in ``constraints.txt``.
 
-    python scripts/lock.py check              # is README's "Tested with" line the lock's? (also a test)
-    python scripts/lock.py freeze [PYTHON]    # resolve the newest versions into a fresh venv, write the lock
-    python scripts/lock.py diff OLD NEW       # what changed between two lock files
-    python scripts/lock.py readme             # rewrite README's "Tested with" line from the lock
+    python -m tools lock check              # is README's "Tested with" line the lock's? (also a test)
+    python -m tools lock freeze [PYTHON]    # resolve the newest versions into a fresh venv, write the lock
+    python -m tools lock diff OLD NEW       # what changed between two lock files
+    python -m tools lock readme             # rewrite README's "Tested with" line from the lock
 
 ``make upgrade`` runs ``freeze``, reinstalls .venv from the new lock, re-executes every notebook and
 shows what changed (versions, then ``git diff --stat`` of the notebooks). The lock is a pip
@@ -30,7 +30,7 @@ PARAGRAPH = r"^Libraries: [^\n]*(?:\n(?!\n)[^\n]*)*"  # the sentence is a paragr
 HEADER = """\
 # The lock: exact versions that produced the stored notebook outputs (pip constraints file).
 # Used by `make lab`, `make test`, .ci/run, Binder (requirements.txt) and the Colab cell.
-# Made by `python scripts/lock.py freeze` (or `make upgrade`) on Python {python}, {platform};
+# Made by `python -m tools lock freeze` (or `make upgrade`) on Python {python}, {platform};
 # packages that another Python or platform needs and this one does not are left unpinned.
 """
 

@@ -1,6 +1,6 @@
-"""Render the notebooks, with their stored outputs, into a static site: ``python -m helpers pages OUT``.
+"""Render the notebooks, with their stored outputs, into a static site: ``python -m tools pages OUT``.
 
-    python -m helpers pages _site        # what `make site` runs; open _site/index.html
+    python -m tools pages _site        # what `make site` runs; open _site/index.html
 
 Why nbconvert and not jupyter-book: it is already installed with JupyterLab, needs no build
 configuration or network access, and renders the stored outputs exactly as they were executed
@@ -17,8 +17,9 @@ from pathlib import Path
 
 import nbformat
 
+from tools import catalog
+
 ROOT = Path(__file__).resolve().parent.parent
-TITLE = re.compile(r"^# (\d\d) · (.+)$", re.M)
 NOTEBOOK_LINK = re.compile(r'href="(\d\d_[a-z0-9_]+)\.ipynb(#[^"]*)?"')
 SITE_TITLE = "asyncio lab — asynchronous Python, measured"
 STYLE = (
@@ -26,13 +27,6 @@ STYLE = (
     "padding:.6em 1em;margin:0 0 1em;background:#f3f5f8;border-bottom:1px solid #d8dde5}"
     ".lab-nav a{text-decoration:none}</style>"
 )
-
-
-def notebook_title(path: Path) -> str:
-    """``"03 · Tasks and futures"`` from the notebook's first heading (the file name as fallback)."""
-    first = nbformat.read(path, as_version=4).cells[0].source
-    match = TITLE.search(first)
-    return f"{match.group(1)} · {match.group(2).strip()}" if match else path.stem
 
 
 def _nav(pages: list[tuple[str, str]], index: int) -> str:
@@ -63,13 +57,13 @@ def _index(pages: list[tuple[str, str]]) -> str:
     )
 
 
-def build(out: Path, source: Path = ROOT / "notebooks") -> list[Path]:
-    """Write one HTML page per notebook plus ``index.html`` into ``out``; return the pages."""
+def build(out: Path) -> list[Path]:
+    """Write one HTML page per catalog notebook plus ``index.html`` into ``out``; return the pages."""
     from nbconvert import HTMLExporter
 
     out.mkdir(parents=True, exist_ok=True)
-    notebooks = sorted(source.glob("[0-9][0-9]_*.ipynb"))
-    pages = [(f"{nb.stem}.html", notebook_title(nb)) for nb in notebooks]
+    notebooks = catalog.paths()
+    pages = [(f"{entry.path.stem}.html", entry.label) for entry in catalog.notebooks()]
     exporter = HTMLExporter(template_name="lab")
     written = []
     for index, path in enumerate(notebooks):
@@ -83,7 +77,7 @@ def build(out: Path, source: Path = ROOT / "notebooks") -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers pages", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools pages", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, nargs="?", default=ROOT / "_site", help="output folder (default _site/)")
     args = parser.parse_args(argv)
     written = build(args.out)

@@ -1,9 +1,9 @@
 """A deterministic little website for the capstone crawler, and the truth about it.
 
-    from helpers import labserver, site
+    from helpers import labserver, crawlsite
     server = labserver.start()
     start = f"{server.url}/site/"              # crawl from here
-    truth = site.ground_truth(start)           # what a correct crawler fetches
+    truth = crawlsite.ground_truth(start)           # what a correct crawler fetches
     truth.fetched                              # {'/site/', '/site/about', ...}
 
 The site is generated from a fixed seed, so every run serves the same bytes

@@ -1,7 +1,7 @@
 """Measure the lab server the way the notebooks use it: in-process, one ClientSession.
 
-    python scripts/bench_labserver.py            # prints two figures
-    python scripts/bench_labserver.py --get-seconds 5
+    python -m tools.bench_labserver            # prints two figures
+    python -m tools.bench_labserver --get-seconds 5
 
 Prints the wall time of 200 concurrent ``/delay/0.5`` requests (best of
 ``--repeat`` runs, each run listed: other load on the machine only ever adds

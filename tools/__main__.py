@@ -1,0 +1,24 @@
+"""Command line: python -m tools {catalog|execute|edition|pages|links|lock} ..."""
+
+from __future__ import annotations
+
+import sys
+
+from helpers.cli import dispatch
+
+COMMANDS = {
+    "catalog": ("tools.catalog", "check or regenerate what the course catalog generates"),
+    "execute": ("tools.execute", "really execute notebooks and store their outputs"),
+    "edition": ("tools.edition", "write the learner edition of the notebooks"),
+    "pages": ("tools.pages", "render the notebooks into a static HTML site"),
+    "links": ("tools.links", "print Binder/Colab launch links for the published repository"),
+    "lock": ("tools.lock", "check or refresh the lock (constraints.txt)"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return dispatch("python -m tools", COMMANDS, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
