@@ -95,7 +95,7 @@ __all__ = [
 ]
 
 SEED = 2024
-PAGE_COUNT = 48              # /site/page/1 .. /site/page/48, a binary tree plus back-links
+PAGE_COUNT = 48  # /site/page/1 .. /site/page/48, a binary tree plus back-links
 MAX_PAGE_BYTES = 1024 * 1024  # pages larger than this are fetched but not parsed
 BIG_PAGE_BYTES = 3 * 1024 * 1024
 SLOW_SECONDS = 1.0
@@ -119,7 +119,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 @dataclass(frozen=True)
 class Link:
-    href: str   # exactly as written in <a href="...">; may hold {origin} or {host}
+    href: str  # exactly as written in <a href="...">; may hold {origin} or {host}
     text: str
 
 
@@ -136,9 +136,9 @@ class Resource:
     title: str = ""
     text: str = ""
     links: tuple[Link, ...] = ()
-    extra_html: str = ""          # appended to a rendered page; never holds <a>
+    extra_html: str = ""  # appended to a rendered page; never holds <a>
     raw: str | bytes | None = None  # the body as is, instead of a rendered page
-    location: str | None = None   # Location header of a redirect
+    location: str | None = None  # Location header of a redirect
     delay: float = 0.0
 
 
@@ -161,10 +161,10 @@ def _child_href(parent: int, child: int) -> str:
         return f"HTTP://{{host}}/site/page/{child}"
     style = (parent + child) % 3
     if style == 0:
-        return str(child)                       # relative to /site/page/N
+        return str(child)  # relative to /site/page/N
     if style == 1:
         return f"./{child}"
-    return f"{{origin}}/site/page/{child}"     # absolute, built from the request's Host
+    return f"{{origin}}/site/page/{child}"  # absolute, built from the request's Host
 
 
 _PAGE_SPECIALS: dict[int, tuple[Link, ...]] = {
@@ -172,8 +172,7 @@ _PAGE_SPECIALS: dict[int, tuple[Link, ...]] = {
     3: (Link("/site/missing", "A page that is gone"), Link("/site/error", "A page that fails")),
     4: (Link("/site/old-news", "News (old address)"), Link("../malformed", "Sloppy markup")),
     5: (Link("/site/big", "A very long page"), Link("../images/logo.png", "The logo")),
-    6: (Link("999", "A page that never existed"),
-        Link("https://elsewhere.invalid/page/6", "Somewhere else")),
+    6: (Link("999", "A page that never existed"), Link("https://elsewhere.invalid/page/6", "Somewhere else")),
     7: (Link("/site/private/2", "Staff only"),),
     8: (Link("/site/slow", "A slow page"),),
     12: (Link("{origin}/site/data.json#records", "Data (JSON)"),),
@@ -192,7 +191,7 @@ def _numbered_page(n: int) -> Resource:
         links.append(Link(f"/site/page/{m}#related", f"See also page {m}"))
     links += _PAGE_SPECIALS.get(n, ())
     if children:
-        links.append(Link(_child_href(n, children[0]), "Next"))   # a duplicate on purpose
+        links.append(Link(_child_href(n, children[0]), "Next"))  # a duplicate on purpose
     title = f"Page {n}: {rng.choice(_WORDS)} and {rng.choice(_WORDS)}"
     return Resource(title=title, text=_prose(rng, 40), links=tuple(links))
 
@@ -204,14 +203,16 @@ def _page(title: str, *links: Link, text: str = "", **kwargs: Any) -> Resource:
 
 def _trap(name: str) -> Resource:
     # Linked only from places a correct crawler never parses.
-    return _page(f"Trap: {name}", Link("/site/", "Home"),
-                 text="A correct crawler never gets here: the only link to this page "
-                      "is in a response it should not parse.")
+    return _page(
+        f"Trap: {name}",
+        Link("/site/", "Home"),
+        text="A correct crawler never gets here: the only link to this page "
+        "is in a response it should not parse.",
+    )
 
 
 def _redirect(location: str, status: int = 301) -> Resource:
-    return Resource(status=status, content_type="text/plain", location=location,
-                    raw=f"Moved to {location}\n")
+    return Resource(status=status, content_type="text/plain", location=location, raw=f"Moved to {location}\n")
 
 
 _MALFORMED_HTML = """\
@@ -233,8 +234,10 @@ _MALFORMED_HTML = """\
 <p>And the page ends <a href="/site/page/11">inside an anchor
 """
 _MALFORMED_LINKS = (
-    Link("/site/page/7", ""), Link("/site/page/8", ""),
-    Link("page/9", ""), Link("/site/page/11", ""),
+    Link("/site/page/7", ""),
+    Link("/site/page/8", ""),
+    Link("page/9", ""),
+    Link("/site/page/11", ""),
 )
 
 _ERROR_HTML = """\
@@ -251,8 +254,9 @@ _NOT_FOUND_HTML = """\
 <p>Error pages are not parsed: <a href="/site/trap/notfound">a link on a 404 page</a>.</p>
 </body></html>
 """
-_NOT_FOUND = Resource(status=404, title="404 Not Found", raw=_NOT_FOUND_HTML,
-                      links=(Link("/site/trap/notfound", ""),))
+_NOT_FOUND = Resource(
+    status=404, title="404 Not Found", raw=_NOT_FOUND_HTML, links=(Link("/site/trap/notfound", ""),)
+)
 
 _DENY_TEXT = """\
           .-''''-.
@@ -263,10 +267,12 @@ _DENY_TEXT = """\
 
 
 def _big_page() -> bytes:
-    head = ('<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>A very long page'
-            '</title></head>\n<body><h1>A very long page</h1>\n<p>Too big to parse: '
-            '<a href="/site/trap/big">a link in an oversized page</a> '
-            '<a href="/site/">Home</a></p>\n')
+    head = (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>A very long page'
+        "</title></head>\n<body><h1>A very long page</h1>\n<p>Too big to parse: "
+        '<a href="/site/trap/big">a link in an oversized page</a> '
+        '<a href="/site/">Home</a></p>\n'
+    )
     rng = random.Random(f"{SEED}:big")
     paragraph = f"<p>{_prose(rng, 120)}</p>\n"
     repeats = (BIG_PAGE_BYTES - len(head)) // len(paragraph) + 1
@@ -276,19 +282,26 @@ def _big_page() -> bytes:
 def _png() -> bytes:
     # An 8x8 two-colour PNG, built by hand so the site needs no image files.
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data)))
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     blue, yellow = b"\x00\x55\xaa", b"\xff\xd4\x3b"
-    rows = b"".join(b"\x00" + b"".join(blue if (x + y) % 2 else yellow for x in range(8))
-                    for y in range(8))   # each row: filter byte 0, then RGB pixels
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    rows = b"".join(
+        b"\x00" + b"".join(blue if (x + y) % 2 else yellow for x in range(8)) for y in range(8)
+    )  # each row: filter byte 0, then RGB pixels
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
-_PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-        b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
-        b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] >> endobj\n"
-        b"trailer << /Root 1 0 R >>\n%%EOF\n")
+_PDF = (
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+    b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+    b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] >> endobj\n"
+    b"trailer << /Root 1 0 R >>\n%%EOF\n"
+)
 
 
 @functools.cache
@@ -306,48 +319,67 @@ def _site() -> Mapping[str, Resource]:
         Link("{origin}/site/", "This page, absolutely"),
     )
     pages: dict[str, Resource] = {
-        "/site/": _page("Lab site", *home_links,
-                        extra_html='<p><img src="images/logo.png" alt="logo"></p>'),
-        "/site/about": _page("About", Link("/site/", "Home"), Link("/deny", "Robots only"),
-                             Link("https://elsewhere.invalid/", "Elsewhere"),
-                             Link("//cdn.invalid/lib.js", "A script on a CDN")),
-        "/site/contact": _page("Contact", Link("mailto:lab@example.invalid", "Mail us"),
-                               Link("javascript:void(0)", "Chat"),
-                               Link("tel:+10000000000", "Call us"),
-                               Link("HTTP://OFFSITE.invalid:80/", "A friend's site"),
-                               Link("./", "Home"), Link("", "This page")),
+        "/site/": _page("Lab site", *home_links, extra_html='<p><img src="images/logo.png" alt="logo"></p>'),
+        "/site/about": _page(
+            "About",
+            Link("/site/", "Home"),
+            Link("/deny", "Robots only"),
+            Link("https://elsewhere.invalid/", "Elsewhere"),
+            Link("//cdn.invalid/lib.js", "A script on a CDN"),
+        ),
+        "/site/contact": _page(
+            "Contact",
+            Link("mailto:lab@example.invalid", "Mail us"),
+            Link("javascript:void(0)", "Chat"),
+            Link("tel:+10000000000", "Call us"),
+            Link("HTTP://OFFSITE.invalid:80/", "A friend's site"),
+            Link("./", "Home"),
+            Link("", "This page"),
+        ),
         "/site/news": _page("News", Link("/site/", "Home"), Link("page/3", "Page 3")),
         "/site/slow": _page("A slow page", Link("/site/", "Home"), delay=SLOW_SECONDS),
-        "/site/malformed": Resource(title="Sloppy markup", raw=_MALFORMED_HTML,
-                                    links=_MALFORMED_LINKS),
-        "/site/big": Resource(title="A very long page", raw=_big_page(),
-                              links=(Link("/site/trap/big", ""), Link("/site/", ""))),
-        "/site/error": Resource(status=500, title="500", raw=_ERROR_HTML,
-                                links=(Link("/site/trap/error", ""),)),
+        "/site/malformed": Resource(title="Sloppy markup", raw=_MALFORMED_HTML, links=_MALFORMED_LINKS),
+        "/site/big": Resource(
+            title="A very long page", raw=_big_page(), links=(Link("/site/trap/big", ""), Link("/site/", ""))
+        ),
+        "/site/error": Resource(
+            status=500, title="500", raw=_ERROR_HTML, links=(Link("/site/trap/error", ""),)
+        ),
         "/site/files/report.pdf": Resource(content_type="application/pdf", raw=_PDF),
         "/site/images/logo.png": Resource(content_type="image/png", raw=_png()),
-        "/site/data.json": Resource(content_type="application/json", raw=json.dumps({
-            "site": "lab", "pages": PAGE_COUNT,
-            "note": 'JSON is not parsed for links: <a href="/site/trap/json">not a link</a>',
-        }, indent=2) + "\n"),
+        "/site/data.json": Resource(
+            content_type="application/json",
+            raw=json.dumps(
+                {
+                    "site": "lab",
+                    "pages": PAGE_COUNT,
+                    "note": 'JSON is not parsed for links: <a href="/site/trap/json">not a link</a>',
+                },
+                indent=2,
+            )
+            + "\n",
+        ),
         "/site": _redirect("/site/"),
         "/site/old-about": _redirect("/site/about"),
         "/site/old-news": _redirect("/site/news"),
-        "/site/loop-a": _redirect("loop-b", status=302),    # relative Location, on purpose
+        "/site/loop-a": _redirect("loop-b", status=302),  # relative Location, on purpose
         "/site/loop-b": _redirect("/site/loop-a", status=302),
-        "/site/private/": _page("Staff area", Link("/site/", "Home"),
-                                *(Link(str(k), f"Staff note {k}") for k in (1, 2, 3))),
+        "/site/private/": _page(
+            "Staff area", Link("/site/", "Home"), *(Link(str(k), f"Staff note {k}") for k in (1, 2, 3))
+        ),
         "/robots.txt": Resource(content_type="text/plain", raw=ROBOTS_TXT),
         "/deny": Resource(content_type="text/plain", raw=_DENY_TEXT),
     }
     for n in range(1, PAGE_COUNT + 1):
         pages[f"/site/page/{n}"] = _numbered_page(n)
     for k in (1, 2, 3):
-        pages[f"/site/private/{k}"] = _page(f"Staff note {k}", Link("./", "Staff area"),
-                                            Link(f"../hidden/{k}", "The hidden page"))
+        pages[f"/site/private/{k}"] = _page(
+            f"Staff note {k}", Link("./", "Staff area"), Link(f"../hidden/{k}", "The hidden page")
+        )
         # Reachable only through the disallowed section: robots.txt changes the crawl.
-        pages[f"/site/hidden/{k}"] = _page(f"Hidden page {k}", Link("/site/", "Home"),
-                                           Link(f"/site/page/{5 * k}", f"Page {5 * k}"))
+        pages[f"/site/hidden/{k}"] = _page(
+            f"Hidden page {k}", Link("/site/", "Home"), Link(f"/site/page/{5 * k}", f"Page {5 * k}")
+        )
     for name in ("big", "json", "error", "notfound", "comment", "script"):
         pages[f"/site/trap/{name}"] = _trap(name)
     return MappingProxyType(pages)
@@ -396,8 +428,9 @@ async def handle(request: web.Request) -> web.Response:
         await asyncio.sleep(res.delay)
     origin = f"{request.scheme}://{request.host}"
     charset = "utf-8" if res.content_type.startswith(("text/", "application/json")) else None
-    response = web.Response(status=res.status, body=body(request.path, origin),
-                            content_type=res.content_type, charset=charset)
+    response = web.Response(
+        status=res.status, body=body(request.path, origin), content_type=res.content_type, charset=charset
+    )
     if res.location is not None:
         response.headers["Location"] = res.location
     return response
@@ -420,7 +453,7 @@ def normalize(href: str, base: str) -> str | None:
         return None
     try:
         port = parts.port
-    except ValueError:   # e.g. "http://host:99999/"
+    except ValueError:  # e.g. "http://host:99999/"
         return None
     host = parts.hostname  # already lowercased by urlsplit
     if ":" in host:
@@ -444,12 +477,12 @@ class CrawlTruth:
 
     start: str
     fetched: frozenset[str]
-    pages: frozenset[str]             # 200 text/html (including the oversized one)
-    files: frozenset[str]             # 200, not text/html
-    broken: frozenset[str]            # 4xx and 5xx
-    redirects: Mapping[str, str]      # 3xx: path -> target (a path, or a URL if off-site)
-    offsite: frozenset[str]           # normalised off-site URLs found, never fetched
-    disallowed: frozenset[str]        # in-site paths skipped because of robots.txt
+    pages: frozenset[str]  # 200 text/html (including the oversized one)
+    files: frozenset[str]  # 200, not text/html
+    broken: frozenset[str]  # 4xx and 5xx
+    redirects: Mapping[str, str]  # 3xx: path -> target (a path, or a URL if off-site)
+    offsite: frozenset[str]  # normalised off-site URLs found, never fetched
+    disallowed: frozenset[str]  # in-site paths skipped because of robots.txt
     depth: Mapping[str, int] = field(default_factory=dict)  # fetched path -> depth
 
 
@@ -459,12 +492,16 @@ def _path_of(url: str) -> str:
 
 
 def _parsed(res: Resource, path: str) -> bool:
-    return (res.status == 200 and res.content_type == "text/html"
-            and len(body(path, "http://x")) <= MAX_PAGE_BYTES)
+    return (
+        res.status == 200
+        and res.content_type == "text/html"
+        and len(body(path, "http://x")) <= MAX_PAGE_BYTES
+    )
 
 
-def ground_truth(start: str = "/site/", *, obey_robots: bool = True,
-                 max_depth: int | None = None) -> CrawlTruth:
+def ground_truth(
+    start: str = "/site/", *, obey_robots: bool = True, max_depth: int | None = None
+) -> CrawlTruth:
     """The crawl a correct crawler makes from ``start`` (a path or a full URL).
 
     The rules are in this module's docstring.  Computed from the site's model,
@@ -480,7 +517,7 @@ def ground_truth(start: str = "/site/", *, obey_robots: bool = True,
     depth: dict[str, int] = {start_url: 0}
     frontier: list[tuple[int, str]] = [(0, start_url)]
     done: set[str] = set()
-    fetched: dict[str, int] = {}   # path -> depth
+    fetched: dict[str, int] = {}  # path -> depth
     pages, files, broken, offsite, disallowed = set(), set(), set(), set(), set()
     redirects: dict[str, str] = {}
 
@@ -522,9 +559,13 @@ def ground_truth(start: str = "/site/", *, obey_robots: bool = True,
                         reach(target, d + 1)
 
     return CrawlTruth(
-        start=start_url, fetched=frozenset(fetched), pages=frozenset(pages),
-        files=frozenset(files), broken=frozenset(broken),
-        redirects=MappingProxyType(redirects), offsite=frozenset(offsite),
+        start=start_url,
+        fetched=frozenset(fetched),
+        pages=frozenset(pages),
+        files=frozenset(files),
+        broken=frozenset(broken),
+        redirects=MappingProxyType(redirects),
+        offsite=frozenset(offsite),
         disallowed=frozenset(disallowed),
         depth=MappingProxyType(fetched),
     )

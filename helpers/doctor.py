@@ -17,9 +17,21 @@ from importlib import metadata
 
 # What the notebooks' kernel imports. JupyterLab is only the front end: Colab, VS Code or a JupyterHub
 # may show the notebooks with their own, so a notebook cell does not ask for it; the command line does.
-KERNEL_PACKAGES = ["ipykernel", "ipywidgets", "nest-asyncio", "aiohttp", "asyncpg", "redis", "matplotlib", "tqdm", "tenacity"]
+KERNEL_PACKAGES = [
+    "ipykernel",
+    "ipywidgets",
+    "nest-asyncio",
+    "aiohttp",
+    "asyncpg",
+    "redis",
+    "matplotlib",
+    "tqdm",
+    "tenacity",
+]
 FRONTEND_PACKAGES = ["jupyterlab"]
-INSTALL_FIX = "run `make lab` (or: .venv/bin/pip install -c constraints.txt -e '.[test]') from the project folder"
+INSTALL_FIX = (
+    "run `make lab` (or: .venv/bin/pip install -c constraints.txt -e '.[test]') from the project folder"
+)
 SERVICES_FIX = "run `make services` (python -m helpers services up), or set DATABASE_URL / REDIS_URL"
 
 
@@ -76,7 +88,7 @@ async def check_postgres() -> Finding:
         finally:
             await conn.close()
         return Finding("PostgreSQL", True, f"server {version} ({services.resolve('postgres').route})")
-    except (services.ServiceUnavailable, OSError, asyncio.TimeoutError, ImportError) as exc:
+    except (TimeoutError, services.ServiceUnavailable, OSError, ImportError) as exc:
         return Finding("PostgreSQL", False, _one_line(exc), SERVICES_FIX)
     except Exception as exc:  # noqa: BLE001 - asyncpg's auth/protocol errors: report, don't crash
         return Finding("PostgreSQL", False, f"{type(exc).__name__}: {_one_line(exc)}", SERVICES_FIX)
@@ -134,5 +146,9 @@ def main(argv: list[str]) -> int:
         return 2
     report = asyncio.run(check_all(frontend=True))
     print(report)
-    print("all good: open the notebooks with `make lab`" if report.ok else "\nsome checks failed: see the fixes above")
+    print(
+        "all good: open the notebooks with `make lab`"
+        if report.ok
+        else "\nsome checks failed: see the fixes above"
+    )
     return 0 if report.ok else 1

@@ -42,15 +42,15 @@ from . import crawlsite
 
 __all__ = ["LabServer", "RequestRecord", "start", "main"]
 
-MAX_DELAY = 10.0                 # seconds, /delay, /drip, /slow-body
-MAX_BYTES = 10 * 1024 * 1024     # /bytes, /stream-bytes
+MAX_DELAY = 10.0  # seconds, /delay, /drip, /slow-body
+MAX_BYTES = 10 * 1024 * 1024  # /bytes, /stream-bytes
 MAX_DRIP_BYTES = 1024 * 1024
 MAX_REDIRECTS = 20
-MAX_FAIL = 1000                  # /flaky ?fail=, /payments ?fail=
-HANG_SECONDS = 60.0              # /hang gives up after this and answers 504
-MAX_RECORDS = 100_000            # requests() keeps the most recent ones
-SHUTDOWN_TIMEOUT = 0.1           # stop() waits this long for open requests
-CLIENT_CLOSED = 499              # status recorded when the client gives up
+MAX_FAIL = 1000  # /flaky ?fail=, /payments ?fail=
+HANG_SECONDS = 60.0  # /hang gives up after this and answers 504
+MAX_RECORDS = 100_000  # requests() keeps the most recent ones
+SHUTDOWN_TIMEOUT = 0.1  # stop() waits this long for open requests
+CLIENT_CLOSED = 499  # status recorded when the client gives up
 
 # Library etiquette: our log records go nowhere unless the application
 # configures logging, so nothing the server does ever prints into a notebook.
@@ -101,7 +101,7 @@ class _State:
             self.records: deque[RequestRecord] = deque(maxlen=MAX_RECORDS)
             # Fault injection, per key.
             self.calls: Counter[tuple[str, str]] = Counter()  # (endpoint, key) -> calls so far
-            self.windows: dict[str, tuple[float, int]] = {}   # ratelimit key -> (opened, granted)
+            self.windows: dict[str, tuple[float, int]] = {}  # ratelimit key -> (opened, granted)
             self.dice: dict[tuple[str, int], random.Random] = {}
             self.payments: list[dict[str, Any]] = []
             self.payment_by_key: dict[str, dict[str, Any]] = {}
@@ -125,8 +125,9 @@ class _State:
         return time.perf_counter()
 
     def request_finished(self, request: web.BaseRequest, status: int, started: float) -> None:
-        record = RequestRecord(request.method, request.path, request.query_string, status,
-                               started, time.perf_counter())
+        record = RequestRecord(
+            request.method, request.path, request.query_string, status, started, time.perf_counter()
+        )
         with self.lock:
             self.in_flight -= 1
             self.status_counts[status] += 1
@@ -151,9 +152,9 @@ STATE = web.AppKey("state", _State)
 
 
 @web.middleware
-async def _observe(request: web.Request,
-                   handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                   ) -> web.StreamResponse:
+async def _observe(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     """Count every request, and turn an unexpected exception into a 500 with a reason."""
     state = request.app[STATE]
     started = state.request_started(request.path)
@@ -164,10 +165,10 @@ async def _observe(request: web.Request,
         response = await handler(request)
         status = response.status
         return response
-    except web.HTTPException as exc:   # our 4xx answers and the router's 404/405
+    except web.HTTPException as exc:  # our 4xx answers and the router's 404/405
         status = exc.status
         raise
-    except Exception as exc:  # noqa: BLE001 -- the catch-all this middleware exists for
+    except Exception as exc:  # the catch-all this middleware exists for
         logger.exception("lab server bug while handling %s %s", request.method, request.path)
         status = 500
         return web.Response(status=500, text=f"500: lab server error: {type(exc).__name__}: {exc}")
@@ -249,8 +250,12 @@ def _headers(request: web.Request) -> dict[str, str]:
 
 
 def _echo(request: web.Request) -> dict[str, Any]:
-    return {"args": _args(request), "headers": _headers(request),
-            "origin": request.remote, "url": str(request.url)}
+    return {
+        "args": _args(request),
+        "headers": _headers(request),
+        "origin": request.remote,
+        "url": str(request.url),
+    }
 
 
 async def _echo_with_body(request: web.Request) -> dict[str, Any]:
@@ -304,8 +309,11 @@ _SLIDESHOW = {
         "title": "Waiting without blocking",
         "slides": [
             {"title": "One loop, many tasks", "type": "all"},
-            {"title": "Why await?", "type": "all",
-             "items": ["It hands control back to the loop", "Blocking calls never do"]},
+            {
+                "title": "Why await?",
+                "type": "all",
+                "items": ["It hands control back to the loop", "Blocking calls never do"],
+            },
         ],
     }
 }
@@ -353,11 +361,14 @@ async def _handle_status(request: web.Request) -> web.Response:
 
 def _status_response(status: int, json_body: dict[str, Any] | None = None) -> web.Response:
     if status in (204, 304):
-        return web.Response(status=status)   # these statuses must not carry a body
-    response = (web.json_response(json_body, status=status) if json_body is not None
-                else web.Response(status=status, text=f"{status}\n"))
+        return web.Response(status=status)  # these statuses must not carry a body
+    response = (
+        web.json_response(json_body, status=status)
+        if json_body is not None
+        else web.Response(status=status, text=f"{status}\n")
+    )
     if status in (301, 302, 303, 307, 308):
-        response.headers["Location"] = "/get"   # like httpbin, so a redirect goes somewhere
+        response.headers["Location"] = "/get"  # like httpbin, so a redirect goes somewhere
     return response
 
 
@@ -377,13 +388,13 @@ async def _handle_bytes(request: web.Request) -> web.Response:
 
 
 async def _handle_stream_bytes(request: web.Request) -> web.StreamResponse:
-    data = _bytes_request(request)   # the same bytes as /bytes/{n} with the same seed
+    data = _bytes_request(request)  # the same bytes as /bytes/{n} with the same seed
     chunk_size = _query_integer(request, "chunk_size", 10 * 1024, 1, 1024 * 1024)
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
     response.enable_chunked_encoding()
     await response.prepare(request)
     for offset in range(0, len(data), chunk_size):
-        await response.write(data[offset:offset + chunk_size])
+        await response.write(data[offset : offset + chunk_size])
     await response.write_eof()
     return response
 
@@ -394,8 +405,7 @@ async def _handle_drip(request: web.Request) -> web.StreamResponse:
     delay = _query_number(request, "delay", 0.0, 0, MAX_DELAY)
     status = _query_integer(request, "code", 200, 200, 599)
     await asyncio.sleep(delay)
-    response = web.StreamResponse(status=status,
-                                  headers={"Content-Type": "application/octet-stream"})
+    response = web.StreamResponse(status=status, headers={"Content-Type": "application/octet-stream"})
     response.content_length = numbytes
     await response.prepare(request)
     # At most 100 writes, evenly spaced over `duration`: a drip, not a busy loop.
@@ -430,7 +440,8 @@ async def _handle_truncated(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     await response.write(_seeded_bytes(n, 0)[:after])
     await asyncio.sleep(0.05)  # let the first part reach the client before the cut
-    request.transport.close()  # like a server that crashed or a proxy that timed out mid-body
+    if request.transport is not None:  # like a server that crashed or a proxy that timed out mid-body
+        request.transport.close()
     return response
 
 
@@ -459,8 +470,9 @@ async def _handle_flaky(request: web.Request) -> web.Response:
     fail = _query_integer(request, "fail", 1, 0, MAX_FAIL)
     attempt = request.app[STATE].next_call("flaky", key)
     ok = attempt > fail
-    return web.json_response({"key": key, "attempt": attempt, "fail": fail, "ok": ok},
-                             status=200 if ok else 503)
+    return web.json_response(
+        {"key": key, "attempt": attempt, "fail": fail, "ok": ok}, status=200 if ok else 503
+    )
 
 
 async def _handle_sequence(request: web.Request) -> web.Response:
@@ -470,7 +482,7 @@ async def _handle_sequence(request: web.Request) -> web.Response:
     if retry_after is not None:
         _number(retry_after, "?retry_after=", 0, 3600)
     attempt = request.app[STATE].next_call("sequence", key)
-    status = codes[min(attempt, len(codes)) - 1]   # in order, then the last one forever
+    status = codes[min(attempt, len(codes)) - 1]  # in order, then the last one forever
     if status == "hang":
         return await _handle_hang(request)
     response = _status_response(int(status), {"key": key, "attempt": attempt, "status": status})
@@ -500,12 +512,20 @@ async def _handle_ratelimit(request: web.Request) -> web.Response:
         allowed = granted < limit
         state.windows[key] = (opened, granted + allowed)
     left = opened + window - now
-    body = {"key": key, "limit": limit, "window": window,
-            "remaining": max(0, limit - granted - 1), "reset": round(left, 3)}
+    body = {
+        "key": key,
+        "limit": limit,
+        "window": window,
+        "remaining": max(0, limit - granted - 1),
+        "reset": round(left, 3),
+    }
     if allowed:
         return web.json_response(body)
-    return web.json_response({**body, "remaining": 0, "retry_after": round(left, 3)}, status=429,
-                             headers={"Retry-After": _seconds_header(left)})
+    return web.json_response(
+        {**body, "remaining": 0, "retry_after": round(left, 3)},
+        status=429,
+        headers={"Retry-After": _seconds_header(left)},
+    )
 
 
 async def _handle_unreliable(request: web.Request) -> web.Response:
@@ -519,8 +539,9 @@ async def _handle_unreliable(request: web.Request) -> web.Response:
         failed = dice.random() < p
         state.calls["unreliable", key] += 1
         attempt = state.calls["unreliable", key]
-    return web.json_response({"key": key, "attempt": attempt, "ok": not failed},
-                             status=503 if failed else 200)
+    return web.json_response(
+        {"key": key, "attempt": attempt, "ok": not failed}, status=503 if failed else 200
+    )
 
 
 # ------------------------------------------------------------------ idempotency
@@ -548,8 +569,9 @@ async def _handle_create_payment(request: web.Request) -> web.Response:
                 state.payment_by_key[key] = payment
     if attempt <= fail:
         # The work is done and recorded; only the answer is lost.
-        return web.json_response({"error": "the payment was recorded, but this answer was lost",
-                                  "attempt": attempt}, status=503)
+        return web.json_response(
+            {"error": "the payment was recorded, but this answer was lost", "attempt": attempt}, status=503
+        )
     if replayed:
         return web.json_response(payment, headers={"Idempotent-Replayed": "true"})
     return web.json_response(payment, status=201)
@@ -619,7 +641,7 @@ def _make_app(state: _State) -> web.Application:
         ("GET", "/payments", _handle_list_payments),
     ]:
         if method == "GET":
-            app.router.add_get(path, handler)   # GET routes answer HEAD too
+            app.router.add_get(path, handler)  # GET routes answer HEAD too
         else:
             app.router.add_route(method, path, handler)
     for path in crawlsite.ROUTES:
@@ -709,7 +731,7 @@ class LabServer:
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self._startup())
-        except BaseException as exc:  # reported to start() in the caller's thread
+        except BaseException as exc:  # noqa: BLE001 - reported to start() in the caller's thread
             self._error = exc
             self._ready.set()
             self._loop.close()
@@ -724,9 +746,9 @@ class LabServer:
     async def _startup(self) -> None:
         self._runner = web.AppRunner(
             _make_app(self._state),
-            access_log=None,               # no per-request lines in the notebook
-            logger=logger,                 # protocol errors go to our silent logger
-            handler_cancellation=True,     # a client that gives up cancels its handler
+            access_log=None,  # no per-request lines in the notebook
+            logger=logger,  # protocol errors go to our silent logger
+            handler_cancellation=True,  # a client that gives up cancels its handler
             shutdown_timeout=SHUTDOWN_TIMEOUT,
         )
         await self._runner.setup()
@@ -748,8 +770,7 @@ class LabServer:
 
         # Our own create_server (TCPSite cannot count connections); a deep
         # backlog so 200 clients connecting at once are not slowed by SYN retries.
-        return await self._loop.create_server(
-            protocol_factory, self.host, self.port, backlog=1024)
+        return await self._loop.create_server(protocol_factory, self.host, self.port, backlog=1024)
 
     async def _shutdown(self) -> None:
         if self._listener is not None:
@@ -772,8 +793,7 @@ def start(port: int = 0, *, host: str = "127.0.0.1") -> LabServer:
     are accepted: the lab server is never reachable from the network.
     """
     if host not in _LOOPBACK:
-        raise ValueError(f"the lab server only binds to loopback ({', '.join(_LOOPBACK)}), "
-                         f"not {host!r}")
+        raise ValueError(f"the lab server only binds to loopback ({', '.join(_LOOPBACK)}), not {host!r}")
     server = LabServer(host, port)
     server._thread.start()
     server._ready.wait()
@@ -784,8 +804,9 @@ def start(port: int = 0, *, host: str = "127.0.0.1") -> LabServer:
 
 def main(argv: list[str]) -> int:
     """``python -m helpers labserver [--port P] [--host 127.0.0.1]``: run until Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="python -m helpers labserver",
-                                     description="Run the lab server in the foreground.")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers labserver", description="Run the lab server in the foreground."
+    )
     parser.add_argument("--port", type=int, default=8765, help="port (0 = any free port)")
     parser.add_argument("--host", default="127.0.0.1", choices=_LOOPBACK)
     args = parser.parse_args(argv)
@@ -798,7 +819,7 @@ def main(argv: list[str]) -> int:
         # Inside the try: Ctrl-C can arrive as soon as the URL is out.
         print(f"lab server running at {server.url}  (Ctrl-C to stop)", flush=True)
         while server._thread.is_alive():
-            server._thread.join(timeout=0.5)   # a timed join stays interruptible by Ctrl-C
+            server._thread.join(timeout=0.5)  # a timed join stays interruptible by Ctrl-C
     except KeyboardInterrupt:
         pass
     finally:

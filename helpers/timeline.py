@@ -79,7 +79,9 @@ class Timeline:
         finally:
             self.spans.append(Span(label, start, self.now(), status, lane))
 
-    def track(self, label: str | None = None) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
+    def track(
+        self, label: str | None = None
+    ) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
         """Decorator: every call of the coroutine function becomes a span named after it."""
 
         def decorate(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
@@ -94,7 +96,9 @@ class Timeline:
 
         return decorate
 
-    def record(self, label: str, start: float, end: float, status: str = "ok", lane: str | None = None) -> None:
+    def record(
+        self, label: str, start: float, end: float, status: str = "ok", lane: str | None = None
+    ) -> None:
         """Add a span measured elsewhere (times in perf_counter seconds, converted to this timeline)."""
         self.spans.append(Span(label, start - self.t0, end - self.t0, status, lane))
 
@@ -139,7 +143,7 @@ class Timeline:
         rows = _rows(self.spans)
         if ax is None:
             _, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.2))
-        for y, (name, spans) in enumerate(rows):
+        for y, (_, spans) in enumerate(rows):
             for s in spans:
                 ax.barh(y, s.duration, left=s.start, color=palette.get(s.status, "#999"), edgecolor="white")
         ax.set_yticks(range(len(rows)), [name for name, _ in rows])
@@ -219,7 +223,9 @@ class LagMonitor:
         plot_lag({label or "loop lag": self}, title, ax=ax, show=show)
 
 
-def plot_lag(monitors: Mapping[str, LagMonitor], title: str = "", *, ax: Any = None, show: bool = True) -> None:
+def plot_lag(
+    monitors: Mapping[str, LagMonitor], title: str = "", *, ax: Any = None, show: bool = True
+) -> None:
     """Draw several heartbeats on one chart, e.g. ``{"time.sleep": a, "asyncio.sleep": b}``."""
     import matplotlib.pyplot as plt
 
@@ -236,7 +242,9 @@ def plot_lag(monitors: Mapping[str, LagMonitor], title: str = "", *, ax: Any = N
     _finish(show)
 
 
-def bars(values: Mapping[str, float], title: str = "", *, unit: str = "s", ax: Any = None, show: bool = True) -> None:
+def bars(
+    values: Mapping[str, float], title: str = "", *, unit: str = "s", ax: Any = None, show: bool = True
+) -> None:
     """A bar chart of measured figures, each bar labelled with its rounded value."""
     import matplotlib.pyplot as plt
 

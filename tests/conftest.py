@@ -21,9 +21,8 @@ if _nbval_kernel is not None:
     _start_new_kernel = _nbval_kernel.start_new_kernel
 
     @functools.wraps(_start_new_kernel)
-    def _start_without_pytest_marker(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def _start_without_pytest_marker(*args, **kwargs):
         kwargs["env"] = kernel_environment()
         return _start_new_kernel(*args, **kwargs)
 
     _nbval_kernel.start_new_kernel = _start_without_pytest_marker
-

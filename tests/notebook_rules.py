@@ -14,11 +14,11 @@ MACHINE_PATH = re.compile(r"(/root/|/work/|/tmp/|/home/\w+/|/Users/\w+/)")
 MAX_CODE_LINES = 30
 
 
-def tags(cell) -> list[str]:  # noqa: ANN001
+def tags(cell) -> list[str]:
     return list(cell.get("metadata", {}).get("tags", []))
 
 
-def output_text(cell) -> str:  # noqa: ANN001
+def output_text(cell) -> str:
     parts = []
     for out in cell.get("outputs", []):
         parts.append("".join(out.get("text", "")))
@@ -28,7 +28,7 @@ def output_text(cell) -> str:  # noqa: ANN001
     return "\n".join(parts)
 
 
-def solution_and_check_pairs(nb) -> list[tuple[int, int]]:  # noqa: ANN001
+def solution_and_check_pairs(nb) -> list[tuple[int, int]]:
     """(solution cell index, check cell index) for every exercise; check = the next cell."""
     pairs = []
     for i, cell in enumerate(nb.cells):

@@ -10,13 +10,13 @@ from helpers.checks import CheckFailed, exercise, expect, in_own_task, stub_of
 
 
 @exercise("doubling")
-def check_double(fn) -> str:  # noqa: ANN001
+def check_double(fn) -> str:
     expect(fn(2) == 4, f"double(2) returned {fn(2)!r}", "multiply by two")
     return "doubles"
 
 
 @exercise("async doubling", timeout=0.5)
-async def check_async_double(fn) -> str:  # noqa: ANN001
+async def check_async_double(fn) -> str:
     value = await fn(3)
     expect(value == 6, f"got {value!r}", "await and multiply")
     return "doubles"

@@ -19,7 +19,9 @@ def _closed_port() -> int:
 
 
 def _doctor(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "helpers", "doctor"], capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "helpers", "doctor"], capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 def _services_running() -> bool:
@@ -44,19 +46,25 @@ def test_doctor_fails_with_a_fix_when_postgres_is_unreachable() -> None:
     env = dict(os.environ, DATABASE_URL=f"postgresql://lab:lab@127.0.0.1:{_closed_port()}/lab")
     done = _doctor(env)
     assert done.returncode == 1
-    line = next(l for l in done.stdout.splitlines() if l.startswith("✗ PostgreSQL"))
+    line = next(text for text in done.stdout.splitlines() if text.startswith("✗ PostgreSQL"))
     assert "DATABASE_URL is set but no PostgreSQL answers" in line
     assert "fix: run `make services`" in done.stdout
 
 
 def test_cli_lists_commands_and_rejects_unknown_ones() -> None:
-    help_text = subprocess.run([sys.executable, "-m", "helpers", "--help"], capture_output=True, text=True, timeout=60)
+    help_text = subprocess.run(
+        [sys.executable, "-m", "helpers", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert help_text.returncode == 0 and "services" in help_text.stdout and "doctor" in help_text.stdout
-    unknown = subprocess.run([sys.executable, "-m", "helpers", "frobnicate"], capture_output=True, text=True, timeout=60)
+    unknown = subprocess.run(
+        [sys.executable, "-m", "helpers", "frobnicate"], capture_output=True, text=True, timeout=60
+    )
     assert unknown.returncode == 2 and "unknown command" in unknown.stderr
 
 
-def test_a_notebook_cell_does_not_need_jupyterlab_but_the_command_line_does(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_notebook_cell_does_not_need_jupyterlab_but_the_command_line_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Colab and VS Code bring their own front end: only the `make lab` route needs JupyterLab.
     from importlib import metadata
 

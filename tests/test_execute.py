@@ -18,7 +18,11 @@ def _write(path: Path, *sources: str) -> Path:
 
 
 def test_a_clean_run_is_written_back_with_outputs(tmp_path: Path) -> None:
-    path = _write(tmp_path / "ok.ipynb", "import asyncio\nawait asyncio.sleep(0)\nprint('hi')", "# NBVAL_RAISES_EXCEPTION\n1 / 0")
+    path = _write(
+        tmp_path / "ok.ipynb",
+        "import asyncio\nawait asyncio.sleep(0)\nprint('hi')",
+        "# NBVAL_RAISES_EXCEPTION\n1 / 0",
+    )
     assert execute(path) == []
     cells = nbformat.read(path, as_version=4).cells
     assert cells[0].outputs[0].text == "hi\n" and cells[0].execution_count == 1

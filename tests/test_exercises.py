@@ -12,8 +12,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from notebook_rules import RAISES, solution_and_check_pairs
+
 from tools import catalog
 from tools.edition import changed_by_learner, learner_notebook, write_learner_edition
 from tools.runner import run
@@ -38,7 +38,9 @@ def test_checks_reject_the_learner_stubs_and_only_they_fail(name: str) -> None:
         errors = [o for o in cell.outputs if o.output_type == "error"]
         if index in check_cells:
             assert errors, f"cell {index + 1}: the check passed the unsolved stub"
-            assert errors[0].ename == "CheckFailed", f"cell {index + 1}: {errors[0].ename}: {errors[0].evalue}"
+            assert errors[0].ename == "CheckFailed", (
+                f"cell {index + 1}: {errors[0].ename}: {errors[0].evalue}"
+            )
             assert "hint:" in errors[0].evalue, f"cell {index + 1}: failure without a hint"
         elif errors and not any(mark in cell.source for mark in RAISES):
             e = errors[0]

@@ -43,9 +43,14 @@ class Reply:
         return json.loads(self.body)
 
 
-def call(server: labserver.LabServer, path: str, method: str = "GET",
-         body: bytes | None = None, headers: dict[str, str] | None = None,
-         timeout: float = 10) -> Reply:
+def call(
+    server: labserver.LabServer,
+    path: str,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
+) -> Reply:
     """One plain request; redirects are not followed."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
     try:
@@ -72,7 +77,7 @@ def server() -> Iterator[labserver.LabServer]:
 
 @pytest.fixture
 def fresh(server: labserver.LabServer) -> labserver.LabServer:
-    wait_until(lambda: server.stats()["in_flight"] == 0)   # leftovers of earlier tests
+    wait_until(lambda: server.stats()["in_flight"] == 0)  # leftovers of earlier tests
     server.reset()
     return server
 
@@ -110,7 +115,7 @@ def test_stop_returns_quickly_with_a_hang_open_and_twice():
     def hang() -> None:
         try:
             call(srv, "/hang", timeout=30)
-        except BaseException as exc:  # the server closes the connection on us
+        except BaseException as exc:  # noqa: BLE001 - the server closes the connection on us
             errors.append(exc)
 
     client = threading.Thread(target=hang)
@@ -119,7 +124,7 @@ def test_stop_returns_quickly_with_a_hang_open_and_twice():
     started = time.perf_counter()
     srv.stop()
     assert time.perf_counter() - started < 2.0
-    srv.stop()   # idempotent
+    srv.stop()  # idempotent
     client.join(timeout=5)
     assert not client.is_alive() and errors
 
@@ -133,7 +138,7 @@ def test_server_keeps_answering_while_the_callers_event_loop_is_blocked(server):
     async def blocking_cell() -> None:
         client = threading.Thread(target=fetch)
         client.start()
-        time.sleep(1.0)    # the mistake notebook 01 demonstrates: blocks this loop
+        time.sleep(1.0)  # the mistake notebook 01 demonstrates: blocks this loop
         assert not client.is_alive(), "the server was frozen by the caller's blocked loop"
         client.join()
 
@@ -146,7 +151,10 @@ def test_main_prints_the_url_once_and_stops_on_ctrl_c():
         pytest.skip("SIGINT delivery differs on Windows")
     proc = subprocess.Popen(
         [sys.executable, "-m", "helpers", "labserver", "--port", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         # A child inherits "ignore SIGINT" from some shells; restore Ctrl-C.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
@@ -174,15 +182,18 @@ def test_get_echoes_args_headers_origin_and_url_like_httpbin(server):
     assert data["url"] == f"{server.url}/get?a=1&a=2&b=3"
 
 
-@pytest.mark.parametrize("path, content_type, check", [
-    ("/json", "application/json", lambda r: "slideshow" in r.json()),
-    ("/uuid", "application/json", lambda r: len(r.json()["uuid"]) == 36),
-    ("/headers", "application/json", lambda r: "Host" in r.json()["headers"]),
-    ("/html", "text/html", lambda r: "<h1>" in r.text),
-    ("/robots.txt", "text/plain", lambda r: "Disallow: /site/private/" in r.text),
-    ("/deny", "text/plain", lambda r: "robots.txt" in r.text),
-    ("/", "text/plain", lambda r: "/flaky/{key}" in r.text),
-])
+@pytest.mark.parametrize(
+    "path, content_type, check",
+    [
+        ("/json", "application/json", lambda r: "slideshow" in r.json()),
+        ("/uuid", "application/json", lambda r: len(r.json()["uuid"]) == 36),
+        ("/headers", "application/json", lambda r: "Host" in r.json()["headers"]),
+        ("/html", "text/html", lambda r: "<h1>" in r.text),
+        ("/robots.txt", "text/plain", lambda r: "Disallow: /site/private/" in r.text),
+        ("/deny", "text/plain", lambda r: "robots.txt" in r.text),
+        ("/", "text/plain", lambda r: "/flaky/{key}" in r.text),
+    ],
+)
 def test_simple_endpoints_answer_with_their_content(server, path, content_type, check):
     reply = call(server, path)
     assert reply.status == 200
@@ -201,8 +212,7 @@ def test_post_echoes_a_json_body(server):
 
 
 def test_post_echoes_a_form_body(server):
-    reply = call(server, "/post", "POST", b"a=1&b=two",
-                 {"Content-Type": "application/x-www-form-urlencoded"})
+    reply = call(server, "/post", "POST", b"a=1&b=two", {"Content-Type": "application/x-www-form-urlencoded"})
     assert reply.json()["form"] == {"a": "1", "b": "two"}
 
 
@@ -341,17 +351,43 @@ def test_redirect_to_accepts_only_paths_on_this_server(server):
 
 
 BAD_INPUTS = [
-    "/delay/abc", "/delay/-1", "/delay/99", "/delay/nan", "/delay/inf",
-    "/bytes/-5", "/bytes/huge", f"/bytes/{labserver.MAX_BYTES + 1}",
-    "/stream-bytes/-1", "/stream-bytes/10?chunk_size=0",
-    "/status/abc", "/status/999", "/status/100", "/status/200,x", "/status/",
-    "/flaky/x?fail=abc", "/flaky/x?fail=-1", "/sequence/x?codes=abc",
-    "/sequence/x?codes=503&retry_after=soon", "/ratelimit/x?limit=0",
-    "/ratelimit/x?window=abc", "/unreliable/x?p=2", "/unreliable/x?seed=-1",
-    "/drip?numbytes=abc", "/drip?duration=-1", "/slow-body/abc",
-    "/truncated/0", "/truncated/10?after=10", "/truncated/10?after=-1",
-    "/redirect/0", "/redirect/21", "/redirect/abc", "/redirect-to",
-    "/payments?fail=abc", "/no/such/path", "/get/extra", f"/flaky/{'k' * 201}",
+    "/delay/abc",
+    "/delay/-1",
+    "/delay/99",
+    "/delay/nan",
+    "/delay/inf",
+    "/bytes/-5",
+    "/bytes/huge",
+    f"/bytes/{labserver.MAX_BYTES + 1}",
+    "/stream-bytes/-1",
+    "/stream-bytes/10?chunk_size=0",
+    "/status/abc",
+    "/status/999",
+    "/status/100",
+    "/status/200,x",
+    "/status/",
+    "/flaky/x?fail=abc",
+    "/flaky/x?fail=-1",
+    "/sequence/x?codes=abc",
+    "/sequence/x?codes=503&retry_after=soon",
+    "/ratelimit/x?limit=0",
+    "/ratelimit/x?window=abc",
+    "/unreliable/x?p=2",
+    "/unreliable/x?seed=-1",
+    "/drip?numbytes=abc",
+    "/drip?duration=-1",
+    "/slow-body/abc",
+    "/truncated/0",
+    "/truncated/10?after=10",
+    "/truncated/10?after=-1",
+    "/redirect/0",
+    "/redirect/21",
+    "/redirect/abc",
+    "/redirect-to",
+    "/payments?fail=abc",
+    "/no/such/path",
+    "/get/extra",
+    f"/flaky/{'k' * 201}",
 ]
 
 
@@ -401,7 +437,7 @@ def test_flaky_fails_the_first_n_calls_per_key(server):
     codes = [call(server, "/flaky/flaky-a?fail=2").status for _ in range(4)]
     assert codes == [503, 503, 200, 200]
     assert call(server, "/flaky/flaky-a?fail=2").json()["attempt"] == 5
-    assert call(server, "/flaky/flaky-b?fail=2").status == 503   # its own count
+    assert call(server, "/flaky/flaky-b?fail=2").status == 503  # its own count
 
 
 def test_sequence_answers_in_order_then_repeats_the_last(server):
@@ -430,7 +466,7 @@ def test_ratelimit_answers_429_with_retry_after_then_lets_through(server):
     retry_after = float(limited.headers["Retry-After"])
     assert 0 < retry_after <= 0.5
     assert limited.json()["retry_after"] == pytest.approx(retry_after, abs=0.01)
-    assert call(server, "/ratelimit/rl-b?limit=3&window=0.5").status == 200   # other key
+    assert call(server, "/ratelimit/rl-b?limit=3&window=0.5").status == 200  # other key
     time.sleep(retry_after + 0.05)
     assert call(server, path).status == 200
 
@@ -480,7 +516,7 @@ def post_payment(server, fail: int = 0, key: str | None = None) -> Reply:
 def test_payment_retried_without_a_key_is_charged_every_time(fresh):
     replies = [post_payment(fresh, fail=2) for _ in range(3)]
     assert [r.status for r in replies] == [503, 503, 201]
-    assert call(fresh, "/payments").json()["count"] == 3   # the lost answers still charged
+    assert call(fresh, "/payments").json()["count"] == 3  # the lost answers still charged
 
 
 def test_payment_retried_with_an_idempotency_key_is_charged_once(fresh):
@@ -504,8 +540,7 @@ def test_stats_count_total_per_path_and_status(fresh):
     assert stats["total"] == 4
     assert stats["per_path"] == {"/get": 2, "/status/404": 1, "/nope": 1}
     assert stats["status_counts"] == {200: 2, 404: 2}
-    assert set(stats) == {"total", "per_path", "in_flight", "peak_in_flight",
-                          "connections", "status_counts"}
+    assert set(stats) == {"total", "per_path", "in_flight", "peak_in_flight", "connections", "status_counts"}
 
 
 def test_in_flight_and_peak_follow_concurrent_requests(fresh):
@@ -527,9 +562,11 @@ def test_peak_in_flight_respects_a_client_side_limit(fresh):
     async def limited() -> None:
         connector = aiohttp.TCPConnector(limit=3)
         async with aiohttp.ClientSession(connector=connector) as session:
+
             async def one() -> None:
                 async with session.get(f"{fresh.url}/delay/0.05") as resp:
                     await resp.read()
+
             await asyncio.gather(*(one() for _ in range(12)))
 
     asyncio.run(limited())
@@ -563,10 +600,16 @@ def test_reset_zeroes_statistics_and_fault_state(fresh):
     call(fresh, "/status/503,200")
     post_payment(fresh, key="reset-key")
     fresh.reset()
-    assert fresh.stats() == {"total": 0, "per_path": {}, "in_flight": 0, "peak_in_flight": 0,
-                             "connections": 0, "status_counts": {}}
+    assert fresh.stats() == {
+        "total": 0,
+        "per_path": {},
+        "in_flight": 0,
+        "peak_in_flight": 0,
+        "connections": 0,
+        "status_counts": {},
+    }
     assert fresh.requests() == []
-    assert call(fresh, "/flaky/reset-me?fail=1").status == 503     # attempt 1 again
+    assert call(fresh, "/flaky/reset-me?fail=1").status == 503  # attempt 1 again
     assert call(fresh, "/status/503,200").status == 503
     assert call(fresh, "/payments").json()["count"] == 0
 
@@ -593,8 +636,7 @@ def test_requests_records_perf_counter_times_query_and_status(fresh):
     call(fresh, "/status/418")
     after = time.perf_counter()
     delayed, teapot = fresh.requests()
-    assert (delayed.method, delayed.path, delayed.query, delayed.status) == (
-        "GET", "/delay/0.2", "x=1", 200)
+    assert (delayed.method, delayed.path, delayed.query, delayed.status) == ("GET", "/delay/0.2", "x=1", 200)
     assert before <= delayed.started < delayed.finished <= teapot.started < after
     assert 0.2 <= delayed.duration < 3
     assert teapot.status == 418
@@ -604,9 +646,11 @@ def test_requests_records_perf_counter_times_query_and_status(fresh):
 def test_requests_are_ordered_by_start_time(fresh):
     async def overlapping() -> None:
         async with aiohttp.ClientSession() as session:
+
             async def one(delay: float) -> None:
                 async with session.get(f"{fresh.url}/delay/{delay}") as resp:
                     await resp.read()
+
             slow = asyncio.create_task(one(0.3))
             await asyncio.sleep(0.1)
             await one(0)
@@ -621,13 +665,15 @@ def test_requests_are_ordered_by_start_time(fresh):
 def test_two_hundred_concurrent_delays_overlap_on_the_server(fresh):
     async def burst() -> float:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
             async def one() -> None:
                 async with session.get(f"{fresh.url}/delay/0.2") as resp:
                     await resp.read()
+
             started = time.perf_counter()
             await asyncio.gather(*(one() for _ in range(200)))
             return time.perf_counter() - started
 
     elapsed = asyncio.run(burst())
-    assert elapsed < 3          # sequentially 40 s; tools/bench_labserver.py times it closely
+    assert elapsed < 3  # sequentially 40 s; tools/bench_labserver.py times it closely
     assert fresh.stats()["peak_in_flight"] > 100

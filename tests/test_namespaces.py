@@ -129,7 +129,9 @@ def test_each_notebook_passes_twice_in_a_row(learners: list[str]) -> None:
 
 
 @pytest.mark.services
-def test_two_learners_at_the_same_moment_do_not_see_each_other(urls: tuple[str, str], learners: list[str]) -> None:
+def test_two_learners_at_the_same_moment_do_not_see_each_other(
+    urls: tuple[str, str], learners: list[str]
+) -> None:
     jobs = [(NOTEBOOKS[number], learner) for number in NOTEBOOKS for learner in learners]
     problems = run_all(jobs)  # four kernels at once
     assert not problems, "\n".join(problems)
@@ -150,8 +152,11 @@ def closed_port() -> int:
 def test_first_service_cell_says_in_one_line_that_the_service_is_down(number: str) -> None:
     name = NOTEBOOKS[number]
     nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
-    first = next(i for i, cell in enumerate(nb.cells)
-                 if cell.cell_type == "code" and any(call in cell.source for call in SERVICE_CALLS))
+    first = next(
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and any(call in cell.source for call in SERVICE_CALLS)
+    )
     port = closed_port()
     env = {
         "DATABASE_URL": f"postgresql://lab:lab@127.0.0.1:{port}/lab",
@@ -162,11 +167,15 @@ def test_first_service_cell_says_in_one_line_that_the_service_is_down(number: st
 
     for index, cell in enumerate(ran.cells[:first]):
         errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-        assert not errors or "NBVAL_RAISES_EXCEPTION" in cell.source, f"cell {index + 1} failed before the service cell"
+        assert not errors or "NBVAL_RAISES_EXCEPTION" in cell.source, (
+            f"cell {index + 1} failed before the service cell"
+        )
     errors = [o for o in ran.cells[first].outputs if o.output_type == "error"]
     assert errors, f"cell {first + 1} ran without a service"
     error = errors[0]
     assert error.ename == "ServiceUnavailable", f"{error.ename}: {error.evalue}"
     variable = "DATABASE_URL" if "postgres_url" in ran.cells[first].source else "REDIS_URL"
     assert variable in error.evalue and "\n" not in error.evalue
-    assert len(error.traceback) == 1 and error.traceback[0].startswith("ServiceUnavailable: "), error.traceback
+    assert len(error.traceback) == 1 and error.traceback[0].startswith("ServiceUnavailable: "), (
+        error.traceback
+    )

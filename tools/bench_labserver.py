@@ -84,10 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     wall = min(walls)
     verdict = "ok" if wall <= BUDGET else f"TOO SLOW (budget {BUDGET:.1f} s)"
     runs = ", ".join(f"{w:.3f}" for w in walls)
-    print(f"{DELAYED_REQUESTS} x /delay/{DELAY}: {wall:.3f} s wall (best of {runs}), "
-          f"server peak in flight {max(peaks)}  [{verdict}]")
-    print(f"/get with {args.clients} concurrent clients for {args.get_seconds:g} s: "
-          f"{rate:,.0f} requests/s")
+    print(
+        f"{DELAYED_REQUESTS} x /delay/{DELAY}: {wall:.3f} s wall (best of {runs}), "
+        f"server peak in flight {max(peaks)}  [{verdict}]"
+    )
+    print(f"/get with {args.clients} concurrent clients for {args.get_seconds:g} s: {rate:,.0f} requests/s")
     return 0 if wall <= BUDGET else 1
 
 

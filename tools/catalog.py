@@ -97,15 +97,19 @@ def readme_table() -> str:
     lines = ["| # | notebook | topics | time | services |", "|---|---|---|---|---|"]
     for nb in notebooks():
         services = ", ".join(SERVICE_CODES[s] for s in nb.services) or "—"
-        lines.append(f"| {nb.number:02d} | [{nb.title}](notebooks/{nb.file}) | {nb.topics} | "
-                     f"{nb.minutes} min | {services} |")
+        lines.append(
+            f"| {nb.number:02d} | [{nb.title}](notebooks/{nb.file}) | {nb.topics} | "
+            f"{nb.minutes} min | {services} |"
+        )
     return "\n".join(lines)
 
 
 def guide_table() -> str:
     lines = ["| # | notebook | executes in | teach in | assign |", "|---|---|---|---|---|"]
-    lines += [f"| {nb.number:02d} | {nb.title} | {nb.executes_s:.1f} s | {nb.minutes} min | {nb.assign} |"
-              for nb in notebooks()]
+    lines += [
+        f"| {nb.number:02d} | {nb.title} | {nb.executes_s:.1f} s | {nb.minutes} min | {nb.assign} |"
+        for nb in notebooks()
+    ]
     return "\n".join(lines)
 
 

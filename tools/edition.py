@@ -52,7 +52,9 @@ def changed_by_learner(folder: Path) -> list[str]:
     )
 
 
-def write_learner_edition(folder: Path, *, force: bool = False, sources: list[Path] | None = None) -> list[Path]:
+def write_learner_edition(
+    folder: Path, *, force: bool = False, sources: list[Path] | None = None
+) -> list[Path]:
     """Write every notebook (default: the catalog's) into ``folder``; refuse to clobber a learner's changes."""
     folder.mkdir(parents=True, exist_ok=True)
     changed = changed_by_learner(folder)

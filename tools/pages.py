@@ -30,8 +30,16 @@ STYLE = (
 
 
 def _nav(pages: list[tuple[str, str]], index: int) -> str:
-    prev_link = f'<a href="{pages[index - 1][0]}">← {html.escape(pages[index - 1][1])}</a>' if index > 0 else "<span></span>"
-    next_link = f'<a href="{pages[index + 1][0]}">{html.escape(pages[index + 1][1])} →</a>' if index + 1 < len(pages) else "<span></span>"
+    prev_link = (
+        f'<a href="{pages[index - 1][0]}">← {html.escape(pages[index - 1][1])}</a>'
+        if index > 0
+        else "<span></span>"
+    )
+    next_link = (
+        f'<a href="{pages[index + 1][0]}">{html.escape(pages[index + 1][1])} →</a>'
+        if index + 1 < len(pages)
+        else "<span></span>"
+    )
     return f'<nav class="lab-nav">{prev_link}<a href="index.html">All notebooks</a>{next_link}</nav>'
 
 
@@ -78,7 +86,9 @@ def build(out: Path) -> list[Path]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools pages", description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, nargs="?", default=ROOT / "_site", help="output folder (default _site/)")
+    parser.add_argument(
+        "out", type=Path, nargs="?", default=ROOT / "_site", help="output folder (default _site/)"
+    )
     args = parser.parse_args(argv)
     written = build(args.out)
     print(f"wrote {len(written)} pages and index.html to {args.out}")

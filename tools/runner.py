@@ -1,8 +1,8 @@
 """The one notebook runner: every tool and test that executes a notebook goes through here.
 
-    nb = run(path)                                  # a fresh kernel, errors kept in the outputs
-    nb = run(path, nb=learner_notebook(...), env={"LAB_NAMESPACE": "x"}, cells=5)
-    problems = unexpected_errors(nb)                # [] when only NBVAL_RAISES_EXCEPTION cells raised
+nb = run(path)                                  # a fresh kernel, errors kept in the outputs
+nb = run(path, nb=learner_notebook(...), env={"LAB_NAMESPACE": "x"}, cells=5)
+problems = unexpected_errors(nb)                # [] when only NBVAL_RAISES_EXCEPTION cells raised
 """
 
 from __future__ import annotations

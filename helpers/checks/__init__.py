@@ -25,8 +25,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 __all__ = [
-    "CheckFailed", "expect", "exercise", "passed", "stub_of", "tasks_alive_since", "stop_stray_tasks", "in_own_task",
-    "SOLUTION_BEGIN", "SOLUTION_END",
+    "CheckFailed",
+    "expect",
+    "exercise",
+    "passed",
+    "stub_of",
+    "tasks_alive_since",
+    "stop_stray_tasks",
+    "in_own_task",
+    "SOLUTION_BEGIN",
+    "SOLUTION_END",
 ]
 
 SOLUTION_BEGIN = "# BEGIN SOLUTION"
@@ -108,14 +116,26 @@ def _translate(title: str, exc: BaseException, timeout: float | None) -> None:
         current = asyncio.current_task()
         if current is not None and current.cancelling():
             raise exc  # someone cancelled the check itself: let it stop
-        raise CheckFailed(title, "your code was cancelled", "a CancelledError escaped: did you cancel a task you then awaited?") from None
+        raise CheckFailed(
+            title,
+            "your code was cancelled",
+            "a CancelledError escaped: did you cancel a task you then awaited?",
+        ) from None
     if isinstance(exc, _Mismatch):
         raise CheckFailed(title, exc.problem, exc.hint) from None
     if isinstance(exc, NotImplementedError):
         raise CheckFailed(title, "not written yet", STUB_HINT) from None
     if isinstance(exc, TimeoutError):
-        raise CheckFailed(title, f"did not finish within {timeout} s", "look for a missing `await`, a task never awaited, or a queue nobody empties") from None
-    raise CheckFailed(title, f"your code raised {type(exc).__name__}: {exc}", "read the traceback above this message; run your function alone in a cell to see the error") from exc
+        raise CheckFailed(
+            title,
+            f"did not finish within {timeout} s",
+            "look for a missing `await`, a task never awaited, or a queue nobody empties",
+        ) from None
+    raise CheckFailed(
+        title,
+        f"your code raised {type(exc).__name__}: {exc}",
+        "read the traceback above this message; run your function alone in a cell to see the error",
+    ) from exc
 
 
 def tasks_alive_since(before: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:

@@ -14,7 +14,15 @@ async def check_wait_all(wait_all: Callable[[list[float]], Awaitable[list[float]
     started = time.perf_counter()
     result = await wait_all(delays)
     took = time.perf_counter() - started
-    expect(result == delays, f"returned {result!r}", "return the delays in the order they were given, e.g. what asyncio.gather gives back")
+    expect(
+        result == delays,
+        f"returned {result!r}",
+        "return the delays in the order they were given, e.g. what asyncio.gather gives back",
+    )
     # Run one after another the sleeps take 0.6 s; together, about 0.3 s. 0.5 leaves room for a busy machine.
-    expect(took < 0.5, "the sleeps ran one after another", "start all the sleeps together with asyncio.gather instead of awaiting them one by one")
+    expect(
+        took < 0.5,
+        "the sleeps ran one after another",
+        "start all the sleeps together with asyncio.gather instead of awaiting them one by one",
+    )
     return "three sleeps ran at the same time and came back in order"

@@ -26,14 +26,22 @@ async def check_crawl(crawl: Callable[[list[int]], Awaitable[list[str]]]) -> str
         result = await crawl(pages)
     took = time.perf_counter() - started
     want = [f"page {n}" for n in pages]
-    expect(result == want, f"crawl({pages}) returned {result!r}", "return what fetch_page gives for each page, in order (asyncio.gather keeps the order)")
+    expect(
+        result == want,
+        f"crawl({pages}) returned {result!r}",
+        "return what fetch_page gives for each page, in order (asyncio.gather keeps the order)",
+    )
     expect(
         lag.max_lag < LAG_BOUND,
         f"the event loop was stalled for {lag.max_lag * 1000:.0f} ms at a time (allowed: {LAG_BOUND * 1000:.0f} ms)",
         "a call inside crawl blocks without `await`: read the helpers it calls; replace the blocking one with its asyncio twin",
     )
     # Every page still waits its polite 0.1 s and then 0.05 s for the "network": 0.15 s at the least.
-    expect(took >= 0.14, f"crawl finished in {took:.2f} s, faster than one polite pause plus one fetch", "keep the 0.1 s pause before each request; only change *how* it waits")
+    expect(
+        took >= 0.14,
+        f"crawl finished in {took:.2f} s, faster than one polite pause plus one fetch",
+        "keep the 0.1 s pause before each request; only change *how* it waits",
+    )
     return f"{len(pages)} pages, polite pauses kept, loop never stalled more than {lag.max_lag * 1000:.0f} ms"
 
 
@@ -51,7 +59,11 @@ async def check_count_primes(count_primes_async: Callable[[int], Awaitable[int]]
     async with LagMonitor() as lag:
         result = await count_primes_async(limit)
     took = time.perf_counter() - started
-    expect(result == PRIMES_BELOW_100K, f"count_primes_async({limit}) returned {result!r}, not {PRIMES_BELOW_100K}", "count every n from 2 up to (not including) limit with is_prime; check the edges of your chunks")
+    expect(
+        result == PRIMES_BELOW_100K,
+        f"count_primes_async({limit}) returned {result!r}, not {PRIMES_BELOW_100K}",
+        "count every n from 2 up to (not including) limit with is_prime; check the edges of your chunks",
+    )
     # The bound is relative: the untouched version stalls the loop for the whole run, a fixed one for
     # a small fraction of it. A fixed bound would not do: on a machine fast enough to count in 0.1 s
     # the blocking version would pass it, and on an overloaded one the OS alone deschedules a

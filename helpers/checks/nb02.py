@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from helpers.checks import expect, exercise
+from helpers.checks import exercise, expect
 
 FETCH_SECONDS = 0.4
 
@@ -30,14 +30,26 @@ async def check_load_dashboard(load_dashboard: Callable[[list[int]], Awaitable[l
         result = await load_dashboard(uids)
     except TypeError as exc:
         # e.g. user["name"] where user is get_user(uid) itself: a coroutine object, not a dict.
-        expect("coroutine" not in str(exc), f"{exc}", "a coroutine object was used as if it were its result: put `await` before the call that made it")
+        expect(
+            "coroutine" not in str(exc),
+            f"{exc}",
+            "a coroutine object was used as if it were its result: put `await` before the call that made it",
+        )
         raise
     took = time.perf_counter() - started
-    coros = [r for r in result if inspect.iscoroutine(r)] if isinstance(result, list) else []
+    coros: list[Any] = [r for r in result if inspect.iscoroutine(r)] if isinstance(result, list) else []
     for coro in coros:
         coro.close()  # never started: closing them avoids a "never awaited" warning from the check itself
-    expect(not coros, f"got {len(coros)} coroutine objects instead of dicts", "calling an async function only creates a coroutine; await it (all of them at once: asyncio.gather)")
-    expect(result == [_profile(uid) for uid in uids], f"load_dashboard({uids}) returned {result!r}", "one dict per uid, in the order of uids: {'name': user['name'], 'orders': orders}")
+    expect(
+        not coros,
+        f"got {len(coros)} coroutine objects instead of dicts",
+        "calling an async function only creates a coroutine; await it (all of them at once: asyncio.gather)",
+    )
+    expect(
+        result == [_profile(uid) for uid in uids],
+        f"load_dashboard({uids}) returned {result!r}",
+        "one dict per uid, in the order of uids: {'name': user['name'], 'orders': orders}",
+    )
     # All six fetches at once take FETCH_SECONDS (0.4 s); any two in a row take 0.8 s or more.
     expect(
         took < 1.5 * FETCH_SECONDS,
@@ -61,16 +73,40 @@ async def check_batched(batched: Callable[[AsyncIterable[Any], int], AsyncIterat
     gen = batched(source, 3)
     if inspect.iscoroutine(gen):
         await gen  # the stub raises NotImplementedError here; a finished coroutine falls through
-        expect(False, "batched returned once instead of yielding batches", "an async generator is an `async def` with `yield` in it: yield each full batch")
-    expect(hasattr(gen, "__anext__"), f"batched(...) gave a {type(gen).__name__}, not an async iterator", "write batched as an `async def` that uses `yield`")
+        expect(
+            False,
+            "batched returned once instead of yielding batches",
+            "an async generator is an `async def` with `yield` in it: yield each full batch",
+        )
+    expect(
+        hasattr(gen, "__anext__"),
+        f"batched(...) gave a {type(gen).__name__}, not an async iterator",
+        "write batched as an `async def` that uses `yield`",
+    )
     first = await anext(gen)
-    expect(first == [0, 1, 2], f"the first batch was {first!r}", "collect `size` items, then yield them as a list")
-    expect(len(pulled) <= 4, f"batched read {len(pulled)} items before handing out the first batch of 3", "yield each batch as soon as it is full, instead of reading the whole source first")
+    expect(
+        first == [0, 1, 2],
+        f"the first batch was {first!r}",
+        "collect `size` items, then yield them as a list",
+    )
+    expect(
+        len(pulled) <= 4,
+        f"batched read {len(pulled)} items before handing out the first batch of 3",
+        "yield each batch as soon as it is full, instead of reading the whole source first",
+    )
     rest = [batch async for batch in gen]
-    expect(rest == [[3, 4, 5], [6]], f"after [0, 1, 2] came {rest!r}", "the last batch may be shorter: yield what is left after the loop, if anything")
-    await source.aclose()
+    expect(
+        rest == [[3, 4, 5], [6]],
+        f"after [0, 1, 2] came {rest!r}",
+        "the last batch may be shorter: yield what is left after the loop, if anything",
+    )
+    await source.aclose()  # type: ignore[attr-defined]  # an async generator, typed as its iterator
     empty = [b async for b in batched(_numbers(0, []), 3)]
-    expect(empty == [], f"an empty source gave {empty!r}", "yield nothing for an empty source: no empty batch at the end")
+    expect(
+        empty == [],
+        f"an empty source gave {empty!r}",
+        "yield nothing for an empty source: no empty batch at the end",
+    )
     return "batches of 3, handed out as soon as each is full; last one shorter; nothing for nothing"
 
 
@@ -89,11 +125,25 @@ class RecordingConnection:
 async def check_transaction(transaction: Callable[[Any], Any]) -> str:
     conn = RecordingConnection()
     async with transaction(conn) as handed_out:
-        seen_inside = list(conn.statements)  # checked after the block, so a failed check cannot meet __aexit__
+        seen_inside = list(
+            conn.statements
+        )  # checked after the block, so a failed check cannot meet __aexit__
         await conn.execute("INSERT 1")
-    expect(seen_inside == ["BEGIN"], f"inside the block, the statements so far were {seen_inside!r}", "__aenter__ should `await conn.execute('BEGIN')`")
-    expect(handed_out is conn, f"`async with Transaction(conn) as x` gave x = {handed_out!r}", "__aenter__ should return the connection")
-    expect(conn.statements == ["BEGIN", "INSERT 1", "COMMIT"], f"a block that succeeded ran {conn.statements!r}", "when the block ends normally (exc_type is None), __aexit__ should execute 'COMMIT'")
+    expect(
+        seen_inside == ["BEGIN"],
+        f"inside the block, the statements so far were {seen_inside!r}",
+        "__aenter__ should `await conn.execute('BEGIN')`",
+    )
+    expect(
+        handed_out is conn,
+        f"`async with Transaction(conn) as x` gave x = {handed_out!r}",
+        "__aenter__ should return the connection",
+    )
+    expect(
+        conn.statements == ["BEGIN", "INSERT 1", "COMMIT"],
+        f"a block that succeeded ran {conn.statements!r}",
+        "when the block ends normally (exc_type is None), __aexit__ should execute 'COMMIT'",
+    )
 
     for error in (ValueError("bad row"), asyncio.CancelledError()):
         name = type(error).__name__
@@ -105,9 +155,21 @@ async def check_transaction(transaction: Callable[[Any], Any]) -> str:
                 raise error
         except BaseException as exc:  # noqa: BLE001 - we want to see exactly what came out
             escaped = exc
-        rollback_hint = "when the block raises, __aexit__ receives the exception type: execute 'ROLLBACK' then"
+        rollback_hint = (
+            "when the block raises, __aexit__ receives the exception type: execute 'ROLLBACK' then"
+        )
         if name == "CancelledError":
-            rollback_hint = "CancelledError is a BaseException, not an Exception: roll back whenever exc_type is not None"
-        expect(conn.statements == ["BEGIN", "INSERT 2", "ROLLBACK"], f"a block that raised {name} ran {conn.statements!r}", rollback_hint)
-        expect(escaped is error, f"the {name} raised inside the block did not come out of `async with`", "__aexit__ must not swallow errors: return None or False, never True")
+            rollback_hint = (
+                "CancelledError is a BaseException, not an Exception: roll back whenever exc_type is not None"
+            )
+        expect(
+            conn.statements == ["BEGIN", "INSERT 2", "ROLLBACK"],
+            f"a block that raised {name} ran {conn.statements!r}",
+            rollback_hint,
+        )
+        expect(
+            escaped is error,
+            f"the {name} raised inside the block did not come out of `async with`",
+            "__aexit__ must not swallow errors: return None or False, never True",
+        )
     return "COMMIT on success, ROLLBACK on an error or a cancellation, and the error still propagates"

@@ -28,6 +28,7 @@ async def _attempt(log: dict[str, str], name: str, seconds: float, outcome: Any)
     ``log`` maps each name to its latest state; its insertion order is the order of the starts, and
     ``log["#events"]`` (if present, a list) receives every change as "name state", in order.
     """
+
     def note(state: str) -> None:
         log[name] = state
         events = log.get("#events")
@@ -45,7 +46,6 @@ async def _attempt(log: dict[str, str], name: str, seconds: float, outcome: Any)
         raise outcome
     note("finished")
     return outcome
-
 
 
 async def _clean_up(coros: Iterable[Coroutine[Any, Any, Any]], before: set[asyncio.Task[Any]]) -> None:
@@ -78,13 +78,22 @@ async def check_call_async(call_async: Callable[..., Awaitable[Any]]) -> str:
         return loop.call_later(0.02, callback, word.upper())
 
     waiting = call_async(shout, "ping")
-    expect(inspect.isawaitable(waiting), f"call_async(...) returned {type(waiting).__name__}, not something to await",
-           "define it with `async def call_async(api, *args):` and return the value after awaiting a future")
+    expect(
+        inspect.isawaitable(waiting),
+        f"call_async(...) returned {type(waiting).__name__}, not something to await",
+        "define it with `async def call_async(api, *args):` and return the value after awaiting a future",
+    )
     value = await waiting
-    expect(calls == ["ping"], f"the API was called {len(calls)} times with {calls!r}",
-           "call `api(*args, callback)` exactly once, with the arguments you were given")
-    expect(value == "PING", f"call_async(shout, 'ping') returned {value!r}, expected 'PING'",
-           "create `fut = loop.create_future()`, let the callback do `fut.set_result(value)`, and `return await fut`")
+    expect(
+        calls == ["ping"],
+        f"the API was called {len(calls)} times with {calls!r}",
+        "call `api(*args, callback)` exactly once, with the arguments you were given",
+    )
+    expect(
+        value == "PING",
+        f"call_async(shout, 'ping') returned {value!r}, expected 'PING'",
+        "create `fut = loop.create_future()`, let the callback do `fut.set_result(value)`, and `return await fut`",
+    )
 
     # The caller gives up before the API answers: the answer still comes, later, to a cancelled future.
     def slow_shout(word: str, callback: Callable[[str], None]) -> asyncio.TimerHandle:
@@ -103,12 +112,18 @@ async def check_call_async(call_async: Callable[..., Awaitable[Any]]) -> str:
         await asyncio.sleep(0.5)  # well past the moment the API calls back
     finally:
         loop.set_exception_handler(previous)
-    expect(timed_out, "a 0.4 s call inside asyncio.timeout(0.03) finished without a TimeoutError",
-           "await the future itself inside call_async, so that a timeout can cancel the wait")
+    expect(
+        timed_out,
+        "a 0.4 s call inside asyncio.timeout(0.03) finished without a TimeoutError",
+        "await the future itself inside call_async, so that a timeout can cancel the wait",
+    )
     problems = [repr(r.get("exception") or r.get("message")) for r in reports]
-    expect(not problems, f"after the timeout, the late callback failed with {problems[0] if problems else ''}",
-           "the future was already cancelled when the answer came: in the callback, call "
-           "`fut.set_result(value)` only `if not fut.done()` (or cancel the API's handle in a `finally`)")
+    expect(
+        not problems,
+        f"after the timeout, the late callback failed with {problems[0] if problems else ''}",
+        "the future was already cancelled when the answer came: in the callback, call "
+        "`fut.set_result(value)` only `if not fut.done()` (or cancel the API's handle in a `finally`)",
+    )
     return "returns the API's answer, and an answer arriving after a timeout is dropped quietly"
 
 
@@ -117,41 +132,65 @@ async def check_first_successful(first_successful: Callable[[list[Any]], Awaitab
     before = asyncio.all_tasks()
     log: dict[str, str] = {}
     # Listed so that neither the first in the list nor the first to finish is the right answer.
-    plan = [("slow", 0.6, "slow answer"), ("broken", 0.01, ValueError("broken failed")),
-            ("fast", 0.1, "fast answer"), ("stuck", 60, "never")]
+    plan = [
+        ("slow", 0.6, "slow answer"),
+        ("broken", 0.01, ValueError("broken failed")),
+        ("fast", 0.1, "fast answer"),
+        ("stuck", 60, "never"),
+    ]
     coros = [_attempt(log, *step) for step in plan]
     try:
         try:
             async with asyncio.timeout(3):
                 result = await first_successful(coros)
         except TimeoutError:
-            expect(False, "no answer after 3 s, although 'fast' succeeds after 0.1 s",
-                   "return as soon as one attempt succeeds (asyncio.as_completed, or asyncio.wait with "
-                   "return_when=FIRST_COMPLETED in a loop) instead of waiting for all of them")
+            expect(
+                False,
+                "no answer after 3 s, although 'fast' succeeds after 0.1 s",
+                "return as soon as one attempt succeeds (asyncio.as_completed, or asyncio.wait with "
+                "return_when=FIRST_COMPLETED in a loop) instead of waiting for all of them",
+            )
         except NotImplementedError:
             raise
         except Exception as exc:  # noqa: BLE001 - reported to the learner below
-            expect(False, f"raised {type(exc).__name__}: {exc}, although 'fast' succeeds",
-                   "a failed attempt is not the end: keep its exception and wait for the next one to finish")
-        expect(result == "fast answer", f"returned {result!r}, expected 'fast answer' (the first success to arrive)",
-               "return the result of the first attempt that *finishes* without raising, not the first in the list")
+            expect(
+                False,
+                f"raised {type(exc).__name__}: {exc}, although 'fast' succeeds",
+                "a failed attempt is not the end: keep its exception and wait for the next one to finish",
+            )
+        expect(
+            result == "fast answer",
+            f"returned {result!r}, expected 'fast answer' (the first success to arrive)",
+            "return the result of the first attempt that *finishes* without raising, not the first in the list",
+        )
         never = [name for name, *_ in plan if name not in log]
-        expect(not never, f"these coroutines never started: {never}",
-               "wrap every coroutine in a task first (asyncio.create_task), so they all run at once")
+        expect(
+            not never,
+            f"these coroutines never started: {never}",
+            "wrap every coroutine in a task first (asyncio.create_task), so they all run at once",
+        )
         losers = {name: log[name] for name in ("slow", "stuck")}
-        expect(all(state == "cancelled" for state in losers.values()),
-               f"the losers ended as {losers}, expected both 'cancelled'",
-               "cancel the tasks that are still running, then await them "
-               "(asyncio.gather(*tasks, return_exceptions=True)) so their cleanup finishes before you return")
+        expect(
+            all(state == "cancelled" for state in losers.values()),
+            f"the losers ended as {losers}, expected both 'cancelled'",
+            "cancel the tasks that are still running, then await them "
+            "(asyncio.gather(*tasks, return_exceptions=True)) so their cleanup finishes before you return",
+        )
         left = tasks_alive_since(before)
-        expect(not left, f"{len(left)} task(s) still running after first_successful returned",
-               "await every task you cancelled before returning (a `finally` block is a good place)")
+        expect(
+            not left,
+            f"{len(left)} task(s) still running after first_successful returned",
+            "await every task you cancelled before returning (a `finally` block is a good place)",
+        )
     finally:
         await _clean_up(coros, before)
 
     log = {}
     errors = [ValueError("a failed"), KeyError("b"), OSError("c failed")]
-    coros = [_attempt(log, name, seconds, exc) for name, seconds, exc in zip("abc", (0.03, 0.01, 0.02), errors)]
+    coros = [
+        _attempt(log, name, seconds, exc)
+        for name, seconds, exc in zip("abc", (0.03, 0.01, 0.02), errors, strict=True)
+    ]
     try:
         try:
             outcome = await first_successful(coros)
@@ -160,16 +199,27 @@ async def check_first_successful(first_successful: Callable[[list[Any]], Awaitab
         except BaseExceptionGroup as group:
             found = _flatten(group)
         except Exception as exc:  # noqa: BLE001 - reported to the learner below
-            expect(False, f"when every attempt failed it raised {type(exc).__name__}: {exc}",
-                   "collect the exceptions and raise ExceptionGroup('every attempt failed', errors) at the end")
+            expect(
+                False,
+                f"when every attempt failed it raised {type(exc).__name__}: {exc}",
+                "collect the exceptions and raise ExceptionGroup('every attempt failed', errors) at the end",
+            )
         else:
-            expect(False, f"returned {outcome!r} although every attempt failed",
-                   "when no attempt succeeds, raise ExceptionGroup('every attempt failed', errors)")
-        expect(sorted(map(id, found)) == sorted(map(id, errors)),
-               f"the ExceptionGroup holds {[type(e).__name__ for e in found]}, expected the three attempts' errors",
-               "put each attempt's own exception into the group, once")
-        expect(not tasks_alive_since(before), "tasks were still running after the ExceptionGroup was raised",
-               "await every task before raising")
+            expect(
+                False,
+                f"returned {outcome!r} although every attempt failed",
+                "when no attempt succeeds, raise ExceptionGroup('every attempt failed', errors)",
+            )
+        expect(
+            sorted(map(id, found)) == sorted(map(id, errors)),
+            f"the ExceptionGroup holds {[type(e).__name__ for e in found]}, expected the three attempts' errors",
+            "put each attempt's own exception into the group, once",
+        )
+        expect(
+            not tasks_alive_since(before),
+            "tasks were still running after the ExceptionGroup was raised",
+            "await every task before raising",
+        )
     finally:
         await _clean_up(coros, before)
     return "first success returned, losers cancelled and awaited, ExceptionGroup when all fail"

@@ -34,7 +34,7 @@ async def _outcome(awaitable: Awaitable[Any]) -> tuple[Any, BaseException | None
     """Run learner code; return (value, None) or (None, the exception). Cancellation passes through."""
     try:
         return await in_own_task(awaitable), None
-    except Exception as exc:  # noqa: BLE001 -- sorted by the caller
+    except Exception as exc:  # noqa: BLE001 - sorted by the caller
         if all(isinstance(e, NotImplementedError) for e in _flat(exc)):
             raise NotImplementedError from None  # the untouched stub: "not written yet"
         return None, exc
@@ -55,7 +55,6 @@ def _describe(exc: BaseException) -> str:
     leaves = _flat(exc)
     shown = ", ".join(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__ for e in leaves[:3])
     return f"{type(exc).__name__} ({shown})" if isinstance(exc, BaseExceptionGroup) else shown
-
 
 
 # ------------------------------------------------------------------ fetch_all
@@ -85,55 +84,85 @@ async def check_fetch_all(fetch_all: Callable[..., Awaitable[Any]], server: Any)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as session:
         value, error = await _outcome(fetch_all(session, urls, _keys))
     stray = await stop_stray_tasks(before)
-    expect(not _leaves(error, TimeoutError),
-           "a TimeoutError escaped from fetch_all (the request to /delay/3 hit the session's 0.5 s limit)",
-           "catch TimeoutError as well as aiohttp.ClientError: aiohttp's total timeout raises TimeoutError, "
-           "which is not a ClientError")
-    expect(not _leaves(error, aiohttp.ClientError),
-           f"an HTTP error escaped from fetch_all: {_describe(error) if error else ''}",
-           "catch aiohttp.ClientError (raise_for_status raises ClientResponseError, a subclass) and record a reason")
+    expect(
+        not _leaves(error, TimeoutError),
+        "a TimeoutError escaped from fetch_all (the request to /delay/3 hit the session's 0.5 s limit)",
+        "catch TimeoutError as well as aiohttp.ClientError: aiohttp's total timeout raises TimeoutError, "
+        "which is not a ClientError",
+    )
+    expect(
+        not _leaves(error, aiohttp.ClientError),
+        f"an HTTP error escaped from fetch_all: {_describe(error) if error else ''}",
+        "catch aiohttp.ClientError (raise_for_status raises ClientResponseError, a subclass) and record a reason",
+    )
     if error is not None:
         raise error
-    expect(isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, dict) for v in value),
-           f"returned {type(value).__name__}, not a pair of dicts",
-           "return (results, failures): two dicts keyed by URL")
+    expect(
+        isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, dict) for v in value),
+        f"returned {type(value).__name__}, not a pair of dicts",
+        "return (results, failures): two dicts keyed by URL",
+    )
     results, failures = value
-    expect(created not in failures,
-           f"the 201 Created answer was counted as a failure ({failures.get(created)!r})",
-           "every 2xx status is a success: call resp.raise_for_status() instead of comparing status == 200")
-    expect(set(results) == {ok, created},
-           f"results holds {sorted(results)}; expected the /delay/0.2 and the 201 URLs",
-           "put parse(await resp.json()) into results for each answer that raise_for_status() accepts")
-    expect(results[ok] == expected_ok and results[created] == expected_created,
-           "a value in results is not what parse() returned for that JSON body",
-           "store parse(data) for each URL, where data = await resp.json()")
-    expect(set(failures) == {missing, busy, slow},
-           f"failures holds {sorted(failures)}; expected the 404, the 503 and the timed-out URL",
-           "record one failure per URL that answered 4xx/5xx or timed out")
+    expect(
+        created not in failures,
+        f"the 201 Created answer was counted as a failure ({failures.get(created)!r})",
+        "every 2xx status is a success: call resp.raise_for_status() instead of comparing status == 200",
+    )
+    expect(
+        set(results) == {ok, created},
+        f"results holds {sorted(results)}; expected the /delay/0.2 and the 201 URLs",
+        "put parse(await resp.json()) into results for each answer that raise_for_status() accepts",
+    )
+    expect(
+        results[ok] == expected_ok and results[created] == expected_created,
+        "a value in results is not what parse() returned for that JSON body",
+        "store parse(data) for each URL, where data = await resp.json()",
+    )
+    expect(
+        set(failures) == {missing, busy, slow},
+        f"failures holds {sorted(failures)}; expected the 404, the 503 and the timed-out URL",
+        "record one failure per URL that answered 4xx/5xx or timed out",
+    )
     reasons = {url: failures[url] for url in (missing, busy, slow)}
     blank = [url.removeprefix(base) for url, r in reasons.items() if not (isinstance(r, str) and r.strip())]
-    expect(not blank, f"the failure reason for {', '.join(blank)} is empty or not text",
-           "write a short reason for each failure; str(TimeoutError()) is empty, so say e.g. 'timed out'")
-    expect("404" in reasons[missing] and "503" in reasons[busy],
-           f"the reasons {reasons[missing]!r} and {reasons[busy]!r} do not name the status",
-           "put the status in the reason, e.g. f'HTTP {exc.status}' from aiohttp.ClientResponseError")
+    expect(
+        not blank,
+        f"the failure reason for {', '.join(blank)} is empty or not text",
+        "write a short reason for each failure; str(TimeoutError()) is empty, so say e.g. 'timed out'",
+    )
+    expect(
+        "404" in reasons[missing] and "503" in reasons[busy],
+        f"the reasons {reasons[missing]!r} and {reasons[busy]!r} do not name the status",
+        "put the status in the reason, e.g. f'HTTP {exc.status}' from aiohttp.ClientResponseError",
+    )
     peak = server.stats()["peak_in_flight"]
-    expect(peak >= 2, "the server saw one request at a time",
-           "start all the requests together (asyncio.TaskGroup), not one after another")
-    expect(not stray, f"{len(stray)} task(s) were still running after fetch_all returned",
-           "start the requests in an asyncio.TaskGroup so they have all finished when it returns")
+    expect(
+        peak >= 2,
+        "the server saw one request at a time",
+        "start all the requests together (asyncio.TaskGroup), not one after another",
+    )
+    expect(
+        not stray,
+        f"{len(stray)} task(s) were still running after fetch_all returned",
+        "start the requests in an asyncio.TaskGroup so they have all finished when it returns",
+    )
 
     before = asyncio.all_tasks()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as session:
         value, error = await _outcome(fetch_all(session, urls, _buggy))
     stray = await stop_stray_tasks(before)
-    expect(_leaves(error, KeyError),
-           "a KeyError raised by parse() did not propagate: " + (
-               f"fetch_all raised {_describe(error)}" if error else "the bug became data"),
-           "catch only aiohttp.ClientError and TimeoutError, and call parse() outside the try: "
-           "a bug in your own code must surface, not be recorded as a network failure")
-    expect(not stray, f"{len(stray)} request task(s) kept running after the KeyError",
-           "use asyncio.TaskGroup: when one task fails it cancels the others; gather() leaves them running")
+    expect(
+        _leaves(error, KeyError),
+        "a KeyError raised by parse() did not propagate: "
+        + (f"fetch_all raised {_describe(error)}" if error else "the bug became data"),
+        "catch only aiohttp.ClientError and TimeoutError, and call parse() outside the try: "
+        "a bug in your own code must surface, not be recorded as a network failure",
+    )
+    expect(
+        not stray,
+        f"{len(stray)} request task(s) kept running after the KeyError",
+        "use asyncio.TaskGroup: when one task fails it cancels the others; gather() leaves them running",
+    )
     return "2xx are results, 404/503/timeout are failures with reasons, a bug in parse() propagates"
 
 
@@ -187,7 +216,7 @@ class _FileWatch:
             name = watch._mine(args[0])
             if name is not None:
                 watch.on_loop.append(f"{'open' if event == 'open' else 'rename'} {name}")
-        except Exception:  # noqa: BLE001 -- an audit hook must never break the code it watches
+        except Exception:  # noqa: BLE001 - an audit hook must never break the code it watches
             pass
 
     def _profile(self, frame: Any, event: str, arg: Any) -> None:
@@ -223,7 +252,9 @@ async def check_download_all(download_all: Callable[..., Awaitable[Any]], server
     # Slow answers (headers now, body after 0.1 s) make overlap visible to the server;
     # chunked streams exercise the reading loop. Both serve the bytes of /bytes/{n}?seed=.
     bodies = [(f"/slow-body/{100_000 + 7_919 * i}?delay=0.1", 100_000 + 7_919 * i, 0) for i in range(6)]
-    bodies += [(f"/stream-bytes/{250_000 * i + 1}?seed={i}&chunk_size=8192", 250_000 * i + 1, i) for i in range(1, 6)]
+    bodies += [
+        (f"/stream-bytes/{250_000 * i + 1}?seed={i}&chunk_size=8192", 250_000 * i + 1, i) for i in range(1, 6)
+    ]
     urls = [base + path for path, _, _ in bodies]
     async with aiohttp.ClientSession() as own:
         expected = []
@@ -244,45 +275,84 @@ async def check_download_all(download_all: Callable[..., Awaitable[Any]], server
             raise error
         found = await asyncio.to_thread(_listing, folder)
     stats = server.stats()
-    expect(isinstance(digests, list) and len(digests) == len(urls),
-           f"returned {type(digests).__name__} of length {len(digests) if hasattr(digests, '__len__') else '?'}",
-           f"return a list with one sha256 hex digest per URL ({len(urls)} here)")
-    expect(sorted(found) == sorted(complete),
-           f"the folder holds {sorted(found)[:6]}…; expected 0.bin … {len(urls) - 1}.bin only",
-           "save urls[i] as folder / f'{i}.bin', and rename the temporary file when it is complete")
-    expect(all(found[name] == digest for name, digest in complete.items()),
-           "a saved file does not hold the bytes the server sent",
-           "write every chunk of resp.content.iter_chunked(64 * 1024), in order, and close the file before renaming")
-    expect(digests == expected,
-           "the returned digests do not match the files' sha256 (or are not in the order of urls)",
-           "update hashlib.sha256() with every chunk and return .hexdigest(), in the order of urls")
-    expect(stats["peak_in_flight"] <= limit,
-           f"the server saw {stats['peak_in_flight']} downloads at once with limit={limit}",
-           "hold an asyncio.Semaphore(limit) around each download (the session given to you has no limit)")
-    expect(stats["peak_in_flight"] >= 2, "the downloads ran one at a time",
-           "start the downloads together in an asyncio.TaskGroup; the limit caps them, it does not serialise them")
+    expect(
+        isinstance(digests, list) and len(digests) == len(urls),
+        f"returned {type(digests).__name__} of length {len(digests) if hasattr(digests, '__len__') else '?'}",
+        f"return a list with one sha256 hex digest per URL ({len(urls)} here)",
+    )
+    expect(
+        sorted(found) == sorted(complete),
+        f"the folder holds {sorted(found)[:6]}…; expected 0.bin … {len(urls) - 1}.bin only",
+        "save urls[i] as folder / f'{i}.bin', and rename the temporary file when it is complete",
+    )
+    expect(
+        all(found[name] == digest for name, digest in complete.items()),
+        "a saved file does not hold the bytes the server sent",
+        "write every chunk of resp.content.iter_chunked(64 * 1024), in order, and close the file before renaming",
+    )
+    expect(
+        digests == expected,
+        "the returned digests do not match the files' sha256 (or are not in the order of urls)",
+        "update hashlib.sha256() with every chunk and return .hexdigest(), in the order of urls",
+    )
+    expect(
+        stats["peak_in_flight"] <= limit,
+        f"the server saw {stats['peak_in_flight']} downloads at once with limit={limit}",
+        "hold an asyncio.Semaphore(limit) around each download (the session given to you has no limit)",
+    )
+    expect(
+        stats["peak_in_flight"] >= 2,
+        "the downloads ran one at a time",
+        "start the downloads together in an asyncio.TaskGroup; the limit caps them, it does not serialise them",
+    )
     seen = list(dict.fromkeys(watch.on_loop))  # in order, without repeats
-    expect(not seen, f"file work on the event loop's thread: {', '.join(seen[:3])}",
-           "run open, write, close and rename with asyncio.to_thread (or in one thread per file)")
-    expect(not stray, f"{len(stray)} task(s) were still running after download_all returned",
-           "await every download before returning (an asyncio.TaskGroup does that for you)")
+    expect(
+        not seen,
+        f"file work on the event loop's thread: {', '.join(seen[:3])}",
+        "run open, write, close and rename with asyncio.to_thread (or in one thread per file)",
+    )
+    expect(
+        not stray,
+        f"{len(stray)} task(s) were still running after download_all returned",
+        "await every download before returning (an asyncio.TaskGroup does that for you)",
+    )
 
     # The failing URL comes early, so its siblings are mid-download when it fails.
-    plan = [(urls[0], expected[0]), (f"{base}/status/500", None), (urls[1], expected[1]),
-            (urls[6], expected[6]), (urls[2], expected[2])]
+    plan = [
+        (urls[0], expected[0]),
+        (f"{base}/status/500", None),
+        (urls[1], expected[1]),
+        (urls[6], expected[6]),
+        (urls[2], expected[2]),
+    ]
     await _check_failure(download_all, plan, limit, "a URL that answered 500")
-    plan = [(urls[0], expected[0]), (f"{base}/truncated/300000", None), (urls[5], expected[5]),
-            (urls[4], expected[4])]
+    plan = [
+        (urls[0], expected[0]),
+        (f"{base}/truncated/300000", None),
+        (urls[5], expected[5]),
+        (urls[4], expected[4]),
+    ]
     await _check_failure(download_all, plan, limit, "a connection the server dropped halfway through a body")
-    plan = [(urls[0], expected[0]), (f"{base}/drip?numbytes=300000&duration=3", None),
-            (urls[8], expected[8]), (urls[3], expected[3])]
+    plan = [
+        (urls[0], expected[0]),
+        (f"{base}/drip?numbytes=300000&duration=3", None),
+        (urls[8], expected[8]),
+        (urls[3], expected[3]),
+    ]
     await _check_failure(download_all, plan, limit, "a download cut short by a 0.8 s deadline", deadline=0.8)
-    return (f"{len(urls)} files match the server's sha256, at most {limit} in flight, files written off "
-            "the loop, no partial file after a 500, a dropped connection or a deadline")
+    return (
+        f"{len(urls)} files match the server's sha256, at most {limit} in flight, files written off "
+        "the loop, no partial file after a 500, a dropped connection or a deadline"
+    )
 
 
-async def _check_failure(download_all: Callable[..., Awaitable[Any]], plan: list[tuple[str, str | None]],
-                         limit: int, what: str, deadline: float | None = None) -> None:
+async def _check_failure(
+    download_all: Callable[..., Awaitable[Any]],
+    plan: list[tuple[str, str | None]],
+    limit: int,
+    what: str,
+    deadline: float | None = None,
+) -> None:
     """Run a download that must fail; then only complete files of good URLs may be in the folder."""
     urls = [url for url, _ in plan]
     good = {f"{i}.bin": digest for i, (_, digest) in enumerate(plan) if digest is not None}
@@ -301,11 +371,20 @@ async def _check_failure(download_all: Callable[..., Awaitable[Any]], plan: list
         stray = await stop_stray_tasks(before)
         await asyncio.sleep(0.2)  # writes already handed to threads land now, if they are going to
         found = await asyncio.to_thread(_listing, folder)
-    expect(error is not None, f"after {what}, download_all returned {value!r} instead of raising",
-           "let the failure propagate (resp.raise_for_status(); never swallow CancelledError)")
-    expect(not stray, f"after {what}, {len(stray)} download task(s) were still running",
-           "start the downloads in an asyncio.TaskGroup: one failure cancels the rest before it raises")
+    expect(
+        error is not None,
+        f"after {what}, download_all returned {value!r} instead of raising",
+        "let the failure propagate (resp.raise_for_status(); never swallow CancelledError)",
+    )
+    expect(
+        not stray,
+        f"after {what}, {len(stray)} download task(s) were still running",
+        "start the downloads in an asyncio.TaskGroup: one failure cancels the rest before it raises",
+    )
     left = _leftovers(found, good)
-    expect(not left, f"after {what}, the folder still holds {left}: partial or failed files",
-           "write to a temporary file, rename it only when complete, and delete it on any failure, "
-           "cancellation included, after any file job still running (PartFile in the notebook does all this)")
+    expect(
+        not left,
+        f"after {what}, the folder still holds {left}: partial or failed files",
+        "write to a temporary file, rename it only when complete, and delete it on any failure, "
+        "cancellation included, after any file job still running (PartFile in the notebook does all this)",
+    )

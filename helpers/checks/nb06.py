@@ -45,14 +45,15 @@ def _reraise_stub(exc: BaseException) -> None:
         raise NotImplementedError from None
 
 
-
 # ------------------------------------------------------------------ map_async
 
 
 class _Probe:
     """A coroutine function that doubles its argument and watches how it is being called."""
 
-    def __init__(self, pauses: list[float], before: set[asyncio.Task[Any]], fail_on: int | None = None) -> None:
+    def __init__(
+        self, pauses: list[float], before: set[asyncio.Task[Any]], fail_on: int | None = None
+    ) -> None:
         self.pauses, self.before, self.fail_on = pauses, before, fail_on
         self.running = self.peak_running = self.peak_tasks = self.calls = 0
 
@@ -75,7 +76,9 @@ class _Broken(ValueError):
 
 
 @exercise("map_async", timeout=20)
-async def check_map_async(map_async: Callable[[Callable[[Any], Awaitable[Any]], Iterable[Any], int], Awaitable[list[Any]]]) -> str:
+async def check_map_async(
+    map_async: Callable[[Callable[[Any], Awaitable[Any]], Iterable[Any], int], Awaitable[list[Any]]],
+) -> str:
     limit, items = 7, list(range(200))
     rng = random.Random(6)
     pauses = [rng.uniform(0.0005, 0.003) for _ in items]  # uneven, so completion order != input order
@@ -84,31 +87,55 @@ async def check_map_async(map_async: Callable[[Callable[[Any], Awaitable[Any]], 
     probe = _Probe(pauses, before)
     try:
         result = await map_async(probe, items, limit)
-    except Exception as exc:  # noqa: BLE001 -- the stub, or a learner error reported by @exercise
+    except Exception as exc:  # the stub, or a learner error reported by @exercise
         _reraise_stub(exc)
         raise
     stray = await stop_stray_tasks(before)
 
     expect(result is not None, "map_async returned None", "return the list of results")
     result = list(result)
-    expect(len(result) == len(items), f"got {len(result)} results for {len(items)} items",
-           "call fn once per item and keep every result")
-    expect(sorted(result, key=repr) == sorted((2 * x for x in items), key=repr),
-           "the results are not the values fn returned", "collect `await fn(item)` for each item")
-    expect(result == [2 * x for x in items], "the results are not in input order",
-           "store each result at its item's index (enumerate the items) instead of appending as calls finish")
-    expect(probe.peak_running <= limit, f"up to {probe.peak_running} calls of fn ran at once; the limit was {limit}",
-           "start exactly `limit` workers, or guard each call with asyncio.Semaphore(limit)")
-    expect(probe.peak_running == limit, f"at most {probe.peak_running} calls ran at once, although {limit} were allowed",
-           "start `limit` workers (or allow `limit` calls) so the work is spread over all of them")
-    expect(probe.peak_tasks <= 2 * limit + 2,
-           f"{probe.peak_tasks} tasks were alive at once for {len(items)} items",
-           "do not create one task per item (gather over all items does): start `limit` workers that take items one by one")
-    expect(not stray, f"{len(stray)} task(s) were still running after map_async returned",
-           "stop your workers before returning: cancel and await them, send sentinels, or use asyncio.TaskGroup")
+    expect(
+        len(result) == len(items),
+        f"got {len(result)} results for {len(items)} items",
+        "call fn once per item and keep every result",
+    )
+    expect(
+        sorted(result, key=repr) == sorted((2 * x for x in items), key=repr),
+        "the results are not the values fn returned",
+        "collect `await fn(item)` for each item",
+    )
+    expect(
+        result == [2 * x for x in items],
+        "the results are not in input order",
+        "store each result at its item's index (enumerate the items) instead of appending as calls finish",
+    )
+    expect(
+        probe.peak_running <= limit,
+        f"up to {probe.peak_running} calls of fn ran at once; the limit was {limit}",
+        "start exactly `limit` workers, or guard each call with asyncio.Semaphore(limit)",
+    )
+    expect(
+        probe.peak_running == limit,
+        f"at most {probe.peak_running} calls ran at once, although {limit} were allowed",
+        "start `limit` workers (or allow `limit` calls) so the work is spread over all of them",
+    )
+    expect(
+        probe.peak_tasks <= 2 * limit + 2,
+        f"{probe.peak_tasks} tasks were alive at once for {len(items)} items",
+        "do not create one task per item (gather over all items does): start `limit` workers that take items one by one",
+    )
+    expect(
+        not stray,
+        f"{len(stray)} task(s) were still running after map_async returned",
+        "stop your workers before returning: cancel and await them, send sentinels, or use asyncio.TaskGroup",
+    )
 
     empty = await map_async(probe, [], limit)
-    expect(empty is not None and list(empty) == [], f"map_async(fn, [], {limit}) returned {empty!r}", "an empty input gives []")
+    expect(
+        empty is not None and list(empty) == [],
+        f"map_async(fn, [], {limit}) returned {empty!r}",
+        "an empty input gives []",
+    )
 
     # An error from fn must reach the caller, stop the pool, and leave nothing behind.
     before = asyncio.all_tasks()
@@ -120,19 +147,31 @@ async def check_map_async(map_async: Callable[[Callable[[Any], Awaitable[Any]], 
     except TimeoutError:
         if not deadline.expired():
             raise
-    except Exception as exc:  # noqa: BLE001 -- inspected below
+    except Exception as exc:  # noqa: BLE001 - inspected below
         raised = exc
     stray = await stop_stray_tasks(before)
-    expect(not deadline.expired(), "when fn raised, map_async never returned",
-           "a worker died and something waits for it forever (queue.join() or a full queue.put()): "
-           "run the workers in an asyncio.TaskGroup so one failure cancels the rest")
-    expect(raised is not None and any(isinstance(e, _Broken) for e in _flat(raised)),
-           "fn raised ValueError on item 5, but map_async " + ("returned normally" if raised is None else f"raised {type(raised).__name__}"),
-           "let the error propagate: do not catch it, and do not gather the workers with return_exceptions=True")
-    expect(failing.calls < 5 + 2 * 4 + 2, f"fn was still called {failing.calls} times for 60 items after item 5 failed",
-           "when one call fails, stop the other workers (asyncio.TaskGroup cancels them for you)")
-    expect(not stray, f"{len(stray)} task(s) were still running after map_async raised",
-           "cancel and await the other workers before the error leaves map_async (asyncio.TaskGroup does this)")
+    expect(
+        not deadline.expired(),
+        "when fn raised, map_async never returned",
+        "a worker died and something waits for it forever (queue.join() or a full queue.put()): "
+        "run the workers in an asyncio.TaskGroup so one failure cancels the rest",
+    )
+    expect(
+        raised is not None and any(isinstance(e, _Broken) for e in _flat(raised)),
+        "fn raised ValueError on item 5, but map_async "
+        + ("returned normally" if raised is None else f"raised {type(raised).__name__}"),
+        "let the error propagate: do not catch it, and do not gather the workers with return_exceptions=True",
+    )
+    expect(
+        failing.calls < 5 + 2 * 4 + 2,
+        f"fn was still called {failing.calls} times for 60 items after item 5 failed",
+        "when one call fails, stop the other workers (asyncio.TaskGroup cancels them for you)",
+    )
+    expect(
+        not stray,
+        f"{len(stray)} task(s) were still running after map_async raised",
+        "cancel and await the other workers before the error leaves map_async (asyncio.TaskGroup does this)",
+    )
     return f"input order kept, {limit} calls at once from about {limit} tasks, errors propagate, nothing left pending"
 
 
@@ -174,18 +213,28 @@ async def check_sliding_window(window_class: Callable[[int, float], Any], server
         started = time.perf_counter()
         try:
             await asyncio.gather(*(one(i) for i in range(n)))
-        except Exception as exc:  # noqa: BLE001 -- the stub, or a learner error reported by @exercise
+        except Exception as exc:  # the stub, or a learner error reported by @exercise
             _reraise_stub(exc)
             raise
         took = time.perf_counter() - started
 
     starts = [r.started for r in server.requests(path)]
-    expect(len(starts) == n, f"the server saw {len(starts)} of the {n} requests", "acquire() must return once per call")
+    expect(
+        len(starts) == n,
+        f"the server saw {len(starts)} of the {n} requests",
+        "acquire() must return once per call",
+    )
     top = _busiest(starts, period - slack)
-    expect(top <= limit, f"{top} requests reached the server within {period} s; the limit is {limit}",
-           f"keep the start times of the last {limit} acquisitions, and wait until the oldest is {period} s old "
-           "(a token bucket lets a burst *plus* its refill through)")
+    expect(
+        top <= limit,
+        f"{top} requests reached the server within {period} s; the limit is {limit}",
+        f"keep the start times of the last {limit} acquisitions, and wait until the oldest is {period} s old "
+        "(a token bucket lets a burst *plus* its refill through)",
+    )
     needed = (n - 1) // limit * period  # 21 requests, 5 per window: the 21st may start after 4 windows
-    expect(took < 2 * needed + 0.5, f"{n} requests took {took:.1f} s; the rule allows {needed:.1f} s",
-           "let a caller through as soon as the oldest of the last `limit` starts is `period` old, no later")
+    expect(
+        took < 2 * needed + 0.5,
+        f"{n} requests took {took:.1f} s; the rule allows {needed:.1f} s",
+        "let a caller through as soon as the oldest of the last `limit` starts is `period` old, no later",
+    )
     return f"no {period} s window held more than {limit} requests, and the run kept pace with the rule"

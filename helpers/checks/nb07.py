@@ -46,7 +46,7 @@ async def _outcome(awaitable: Awaitable[Any], limit: float) -> tuple[Any, BaseEx
         if deadline.expired():
             return None, _Hung()
         return None, exc
-    except Exception as exc:  # noqa: BLE001 -- sorted by the caller
+    except Exception as exc:  # noqa: BLE001 - sorted by the caller
         return None, exc
 
 
@@ -85,60 +85,108 @@ async def check_fetch_with_retries(fetch_with_retries: Callable[..., Awaitable[A
 
     async with aiohttp.ClientSession() as session:
 
-        async def call(query_or_url: str, n: int = attempts, limit: float = 8.0, **kw: Any) -> tuple[Any, BaseException | None, str]:
+        async def call(
+            query_or_url: str, n: int = attempts, limit: float = 8.0, **kw: Any
+        ) -> tuple[Any, BaseException | None, str]:
             key = f"nb07-{run}-{uuid.uuid4().hex[:6]}"
             path = f"/sequence/{key}"
             url = query_or_url if query_or_url.startswith("http") else f"{server.url}{path}?{query_or_url}"
             options = {"base": 0.01, "cap": 0.1, "timeout": 0.5, "rng": random.Random(7)} | kw
             value, exc = await _outcome(fetch_with_retries(session, url, n, **options), limit)
             if isinstance(exc, _Hung):
-                expect(False, f"fetch_with_retries did not finish within {limit:g} s",
-                       "bound each attempt with `async with asyncio.timeout(timeout):` and keep the waits small (use `base`)")
+                expect(
+                    False,
+                    f"fetch_with_retries did not finish within {limit:g} s",
+                    "bound each attempt with `async with asyncio.timeout(timeout):` and keep the waits small (use `base`)",
+                )
             return value, exc, path
 
         # 1. Two 503s, then 200: success on the third attempt.
         value, exc, path = await call("codes=503,503,200")
-        expect(exc is None, f"503, 503, 200 ended in {_shown(exc)}", "a 503 is transient: wait, then try again")
-        expect(isinstance(value, dict), f"503, 503, 200 returned {value!r}", "return the JSON body: `return await resp.json()`")
-        expect(value.get("attempt") == 3 and count(path) == 3,
-               f"503, 503, 200 took {count(path)} requests", "retry each 503 once, and stop at the first 200")
+        expect(
+            exc is None, f"503, 503, 200 ended in {_shown(exc)}", "a 503 is transient: wait, then try again"
+        )
+        expect(
+            isinstance(value, dict),
+            f"503, 503, 200 returned {value!r}",
+            "return the JSON body: `return await resp.json()`",
+        )
+        expect(
+            value.get("attempt") == 3 and count(path) == 3,
+            f"503, 503, 200 took {count(path)} requests",
+            "retry each 503 once, and stop at the first 200",
+        )
 
         # 2. 503 forever, five attempts: raise after exactly five requests, naming the status.
         value, exc, path = await call("codes=503", n=5)
-        expect(exc is not None, f"after {count(path)} answers of 503 fetch_with_retries returned {value!r}", _NO_NONE_HINT)
-        expect(count(path) == 5, f"503 forever: the server got {count(path)} requests for attempts=5",
-               "make exactly `attempts` attempts, no more, no fewer")
-        expect(_names_status(exc, 503), f"503 forever raised {type(exc).__name__} without naming the status 503",
-               "re-raise the last ClientResponseError (its .status is 503), or put the status in your message")
+        expect(
+            exc is not None,
+            f"after {count(path)} answers of 503 fetch_with_retries returned {value!r}",
+            _NO_NONE_HINT,
+        )
+        expect(
+            count(path) == 5,
+            f"503 forever: the server got {count(path)} requests for attempts=5",
+            "make exactly `attempts` attempts, no more, no fewer",
+        )
+        expect(
+            exc is not None and _names_status(exc, 503),
+            f"503 forever raised {type(exc).__name__} without naming the status 503",
+            "re-raise the last ClientResponseError (its .status is 503), or put the status in your message",
+        )
 
         # 3. No answer, then 200: the timed-out attempt is retried.
         value, exc, path = await call("codes=hang,200", timeout=0.2)
-        expect(exc is None, f"a hang, then 200, ended in {_shown(exc)} after {count(path)} request(s)",
-               "a timeout is transient: catch TimeoutError too (it is not an aiohttp.ClientError) and retry")
-        expect(isinstance(value, dict) and value.get("attempt") == 2 and count(path) == 2,
-               f"a hang, then 200, took {count(path)} requests", "cut the hanging attempt after `timeout` seconds, then try once more")
+        expect(
+            exc is None,
+            f"a hang, then 200, ended in {_shown(exc)} after {count(path)} request(s)",
+            "a timeout is transient: catch TimeoutError too (it is not an aiohttp.ClientError) and retry",
+        )
+        expect(
+            isinstance(value, dict) and value.get("attempt") == 2 and count(path) == 2,
+            f"a hang, then 200, took {count(path)} requests",
+            "cut the hanging attempt after `timeout` seconds, then try once more",
+        )
 
         # 4. 404: raised at once, never retried.
         value, exc, path = await call("codes=404")
-        expect(count(path) == 1, f"a 404 was requested {count(path)} times", "a 404 will not change: do not retry 4xx other than 429")
-        expect(exc is not None, f"a 404 returned {value!r}", "raise for a 404 (resp.raise_for_status() does), so the caller knows")
+        expect(
+            count(path) == 1,
+            f"a 404 was requested {count(path)} times",
+            "a 404 will not change: do not retry 4xx other than 429",
+        )
+        expect(
+            exc is not None,
+            f"a 404 returned {value!r}",
+            "raise for a 404 (resp.raise_for_status() does), so the caller knows",
+        )
 
         # 5. A page that is not JSON: a bug in the request, not a transient failure.
         before = count("/html")
         value, exc, _ = await call(f"{server.url}/html")
-        expect(count("/html") - before == 1, f"an HTML page (JSON expected) was requested {count('/html') - before} times",
-               "retry only transient failures; a ContentTypeError from resp.json() will not go away (no `except Exception`)")
-        expect(exc is not None, f"an HTML page returned {value!r}", "let the error from resp.json() propagate")
+        expect(
+            count("/html") - before == 1,
+            f"an HTML page (JSON expected) was requested {count('/html') - before} times",
+            "retry only transient failures; a ContentTypeError from resp.json() will not go away (no `except Exception`)",
+        )
+        expect(
+            exc is not None, f"an HTML page returned {value!r}", "let the error from resp.json() propagate"
+        )
 
         # 6. 429 with Retry-After: the next request waits at least that long (server clock).
         value, exc, path = await call("codes=429,200&retry_after=0.3", limit=6.0)
-        expect(exc is None and isinstance(value, dict) and value.get("attempt") == 2,
-               f"429 (Retry-After: 0.3), then 200, ended in {_shown(exc) if exc else repr(value)}",
-               "429 means 'come back later': retry it")
+        expect(
+            exc is None and isinstance(value, dict) and value.get("attempt") == 2,
+            f"429 (Retry-After: 0.3), then 200, ended in {_shown(exc) if exc else repr(value)}",
+            "429 means 'come back later': retry it",
+        )
         starts = [r.started for r in server.requests(path)]
         gap = starts[1] - starts[0] if len(starts) > 1 else 0.0
-        expect(gap >= 0.3 - 0.005, f"the retry came {gap:.3f} s after the 429, but the server said Retry-After: 0.3",
-               "read the header (retry_after(exc.headers)) and sleep that long instead of your own backoff")
+        expect(
+            gap >= 0.3 - 0.005,
+            f"the retry came {gap:.3f} s after the 429, but the server said Retry-After: 0.3",
+            "read the header (retry_after(exc.headers)) and sleep that long instead of your own backoff",
+        )
 
     # 7. A server that drops every connection: connection errors are retried too.
     dropped = 0
@@ -153,14 +201,31 @@ async def check_fetch_with_retries(fetch_with_retries: Callable[..., Awaitable[A
     try:
         async with aiohttp.ClientSession() as session:
             value, exc = await _outcome(
-                fetch_with_retries(session, f"http://127.0.0.1:{port}/x", 3, base=0.01, cap=0.1, timeout=0.5, rng=random.Random(7)), 8.0)
+                fetch_with_retries(
+                    session,
+                    f"http://127.0.0.1:{port}/x",
+                    3,
+                    base=0.01,
+                    cap=0.1,
+                    timeout=0.5,
+                    rng=random.Random(7),
+                ),
+                8.0,
+            )
     finally:
         rude.close()
         await rude.wait_closed()
-    expect(exc is not None and not isinstance(exc, _Hung), f"a server that drops every connection gave {value!r}", _NO_NONE_HINT)
+    expect(
+        exc is not None and not isinstance(exc, _Hung),
+        f"a server that drops every connection gave {value!r}",
+        _NO_NONE_HINT,
+    )
     # aiohttp itself resends an idempotent request once on a dropped kept-alive connection, so count generously.
-    expect(dropped >= 3, f"a dropped connection was tried {dropped} time(s) with attempts=3",
-           "connection errors (aiohttp.ClientConnectionError, e.g. ServerDisconnectedError) are transient: retry them")
+    expect(
+        dropped >= 3,
+        f"a dropped connection was tried {dropped} time(s) with attempts=3",
+        "connection errors (aiohttp.ClientConnectionError, e.g. ServerDisconnectedError) are transient: retry them",
+    )
     return "retries 503, timeouts, 429 (after Retry-After) and dropped connections; raises for 404, bad JSON and exhausted attempts"
 
 
@@ -179,39 +244,57 @@ async def check_pay(pay: Callable[..., Awaitable[Any]], server: Any) -> str:
     run = uuid.uuid4().hex[:8]
     async with aiohttp.ClientSession() as session:
 
-        def recorded(payments: list[dict[str, Any]], order: str) -> list[dict[str, Any]]:
-            return [p for p in payments if isinstance(p.get("data"), dict) and p["data"].get("order") == order]
+        def recorded(payments: list[dict[str, Any]], order: object) -> list[dict[str, Any]]:
+            return [
+                p for p in payments if isinstance(p.get("data"), dict) and p["data"].get("order") == order
+            ]
 
         # 1. Three attempts needed (fail=2): one payment.
         first = {"order": f"{run}-1", "amount": 1250}
         value, exc = await _outcome(pay(session, f"{server.url}/payments?fail=2", first, attempts=4), 10.0)
         copies = recorded(await _payments(session, server), first["order"])
         posts = len([r for r in server.requests("/payments") if r.method == "POST"])
-        same_key_hint = ("send an Idempotency-Key header, the same key on every attempt of one payment "
-                         "(uuid.uuid4() once, before the loop)")
+        same_key_hint = (
+            "send an Idempotency-Key header, the same key on every attempt of one payment "
+            "(uuid.uuid4() once, before the loop)"
+        )
         expect(len(copies) <= 1, f"one payment was recorded {len(copies)} times", same_key_hint)
-        expect(exc is None, f"a payment that needed three attempts ended in {_shown(exc)} after {posts} POST(s)",
-               "retry the 503 answers (a 503 is transient) with a small backoff")
+        expect(
+            exc is None,
+            f"a payment that needed three attempts ended in {_shown(exc)} after {posts} POST(s)",
+            "retry the 503 answers (a 503 is transient) with a small backoff",
+        )
         expect(len(copies) == 1, f"one payment was recorded {len(copies)} times", same_key_hint)
-        expect(isinstance(value, dict) and value.get("id") == copies[0]["id"],
-               f"pay returned {value!r}", "return the server's JSON answer: `return await resp.json()`")
+        expect(
+            isinstance(value, dict) and value.get("id") == copies[0]["id"],
+            f"pay returned {value!r}",
+            "return the server's JSON answer: `return await resp.json()`",
+        )
 
         # 2. Two different payments: two records, so two different keys.
         second = {"order": f"{run}-2", "amount": 990}
         value, exc = await _outcome(pay(session, f"{server.url}/payments?fail=1", second, attempts=4), 10.0)
         payments = await _payments(session, server)
         expect(exc is None, f"a second payment ended in {_shown(exc)}", "retry the 503 answers")
-        expect(len(recorded(payments, second["order"])) == 1,
-               f"the second payment was recorded {len(recorded(payments, second['order']))} times "
-               "(the server replayed an earlier payment for its key)",
-               "make a new key for every payment: inside pay, not once for the whole program")
+        expect(
+            len(recorded(payments, second["order"])) == 1,
+            f"the second payment was recorded {len(recorded(payments, second['order']))} times "
+            "(the server replayed an earlier payment for its key)",
+            "make a new key for every payment: inside pay, not once for the whole program",
+        )
 
         # 3. Failing every attempt: raise, and still only one record.
         third = {"order": f"{run}-3", "amount": 5}
         value, exc = await _outcome(pay(session, f"{server.url}/payments?fail=50", third, attempts=3), 10.0)
         copies = recorded(await _payments(session, server), third["order"])
-        expect(exc is not None and not isinstance(exc, _Hung),
-               f"a payment refused on every attempt gave {value!r}", _NO_NONE_HINT)
-        expect(len(copies) == 1, f"a payment retried three times was recorded {len(copies)} times",
-               "use one Idempotency-Key for all attempts of a payment")
+        expect(
+            exc is not None and not isinstance(exc, _Hung),
+            f"a payment refused on every attempt gave {value!r}",
+            _NO_NONE_HINT,
+        )
+        expect(
+            len(copies) == 1,
+            f"a payment retried three times was recorded {len(copies)} times",
+            "use one Idempotency-Key for all attempts of a payment",
+        )
     return "each payment recorded exactly once, however many attempts; failures raise"

@@ -60,7 +60,7 @@ class _SqliteWatch:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        sqlite3.connect = self._real  # type: ignore[assignment]
+        sqlite3.connect = self._real
 
     def on_loop_thread(self) -> list[str]:
         return [statement for thread, statement in self.calls if thread == self.loop_thread]
@@ -89,8 +89,11 @@ async def check_archiver(archiver_class: Callable[[Path], Any]) -> str:
                     try:
                         saved = await archiver.archive(session, list(PAGES))
                     except sqlite3.ProgrammingError as exc:  # a connection used from another thread
-                        expect(False, f"sqlite3 refused: {str(exc).split('.')[0]}",
-                               "open the connection inside the function that runs in the thread (and close it there)")
+                        expect(
+                            False,
+                            f"sqlite3 refused: {str(exc).split('.')[0]}",
+                            "open the connection inside the function that runs in the thread (and close it there)",
+                        )
         try:
             rows = await asyncio.to_thread(_read_pages, db_path)
         except sqlite3.OperationalError:  # no table: nothing was saved
@@ -98,21 +101,37 @@ async def check_archiver(archiver_class: Callable[[Path], Any]) -> str:
     finally:
         await asyncio.to_thread(tmp.cleanup)
 
-    expect(saved == len(PAGES), f"archive() returned {saved!r}, expected {len(PAGES)}",
-           "return the number of rows you saved (one per path)")
+    expect(
+        saved == len(PAGES),
+        f"archive() returned {saved!r}, expected {len(PAGES)}",
+        "return the number of rows you saved (one per path)",
+    )
     on_loop = watch.on_loop_thread()
-    expect(not on_loop, f"{len(on_loop)} sqlite3 calls ran on the event loop's thread, the first: {on_loop[0]!r}" if on_loop else "",
-           "put connect, execute, commit and close into one plain (def) method and call it with "
-           "`await asyncio.to_thread(self._save, rows)`: the connection is then opened in the thread that uses it")
-    expect(lag.max_lag < ARCHIVE_LAG_LIMIT,
-           f"the loop's heartbeat was {lag.max_lag * 1000:.0f} ms late (limit {ARCHIVE_LAG_LIMIT * 1000:.0f} ms)",
-           "something else still blocks the loop: look for other synchronous calls in archive()")
-    expect(len(rows) == len(PAGES), f"the pages table holds {len(rows)} rows, expected {len(PAGES)}",
-           "insert one row per page and commit: `with conn:` around the inserts commits at the end")
+    expect(
+        not on_loop,
+        f"{len(on_loop)} sqlite3 calls ran on the event loop's thread, the first: {on_loop[0]!r}"
+        if on_loop
+        else "",
+        "put connect, execute, commit and close into one plain (def) method and call it with "
+        "`await asyncio.to_thread(self._save, rows)`: the connection is then opened in the thread that uses it",
+    )
+    expect(
+        lag.max_lag < ARCHIVE_LAG_LIMIT,
+        f"the loop's heartbeat was {lag.max_lag * 1000:.0f} ms late (limit {ARCHIVE_LAG_LIMIT * 1000:.0f} ms)",
+        "something else still blocks the loop: look for other synchronous calls in archive()",
+    )
+    expect(
+        len(rows) == len(PAGES),
+        f"the pages table holds {len(rows)} rows, expected {len(PAGES)}",
+        "insert one row per page and commit: `with conn:` around the inserts commits at the end",
+    )
     truth = sorted((path, 200, crawlsite.resource(path).title) for path in PAGES)
-    wrong = [row for row, want in zip(rows, truth) if tuple(row) != want]
-    expect(not wrong, f"{len(wrong)} rows differ from the pages, e.g. {wrong[:1]}",
-           "store each row exactly as fetch_page returns it: (path, status, title)")
+    wrong = [row for row, want in zip(rows, truth, strict=False) if tuple(row) != want]
+    expect(
+        not wrong,
+        f"{len(wrong)} rows differ from the pages, e.g. {wrong[:1]}",
+        "store each row exactly as fetch_page returns it: (path, status, title)",
+    )
     commits = watch.commits()
     return f"{len(rows)} rows saved in {commits} commit{'s' * (commits != 1)}, no sqlite3 call on the loop thread, max lag {lag.max_lag * 1000:.0f} ms"
 
@@ -166,23 +185,38 @@ async def check_fingerprints(fingerprints: Callable[..., Awaitable[dict[str, str
                 result = await fingerprints(session, list(urls), pool, ROUNDS)
             bodies = await asyncio.gather(*(_body(session, url) for url in urls))
         submitted, peak = pool.submitted, pool.peak_pending
-        digests = await asyncio.gather(*(loop.run_in_executor(pool, hash_rounds, body, ROUNDS) for body in bodies))
+        digests = await asyncio.gather(
+            *(loop.run_in_executor(pool, hash_rounds, body, ROUNDS) for body in bodies)
+        )
     finally:
         await asyncio.to_thread(pool.shutdown)  # shutdown(wait=True) joins processes: not on the loop
 
-    expected = dict(zip(urls, digests))
-    expect(isinstance(result, dict) and set(result) == set(urls),
-           f"returned {type(result).__name__} with keys {sorted(result)[:2] if isinstance(result, dict) else '-'}…",
-           "return a dict with one entry per URL: {url: hash_rounds(body, rounds)}")
+    expected = dict(zip(urls, digests, strict=True))
+    expect(
+        isinstance(result, dict) and set(result) == set(urls),
+        f"returned {type(result).__name__} with keys {sorted(result)[:2] if isinstance(result, dict) else '-'}…",
+        "return a dict with one entry per URL: {url: hash_rounds(body, rounds)}",
+    )
     wrong = [url for url in urls if result[url] != expected[url]]
-    expect(not wrong, f"{len(wrong)} of {len(urls)} fingerprints are wrong",
-           "hash the raw body (await resp.read(), not .text()) with hash_rounds(body, rounds)")
-    expect(submitted >= len(urls), f"only {submitted} jobs were submitted to the pool for {len(urls)} URLs",
-           "run each hash in the pool you were given: `await loop.run_in_executor(pool, hash_rounds, body, rounds)`")
+    expect(
+        not wrong,
+        f"{len(wrong)} of {len(urls)} fingerprints are wrong",
+        "hash the raw body (await resp.read(), not .text()) with hash_rounds(body, rounds)",
+    )
+    expect(
+        submitted >= len(urls),
+        f"only {submitted} jobs were submitted to the pool for {len(urls)} URLs",
+        "run each hash in the pool you were given: `await loop.run_in_executor(pool, hash_rounds, body, rounds)`",
+    )
     limit = 0.5 * one_hash
-    expect(lag.max_lag < limit,
-           f"the loop's heartbeat was {lag.max_lag * 1000:.0f} ms late (one hash takes {one_hash * 1000:.0f} ms)",
-           "await the pool's result with run_in_executor; calling future.result() or pool.map() blocks the loop")
-    expect(peak >= 2, "the hashes ran one at a time",
-           "start all the fetch-and-hash jobs together (asyncio.gather) so both worker processes stay busy")
+    expect(
+        lag.max_lag < limit,
+        f"the loop's heartbeat was {lag.max_lag * 1000:.0f} ms late (one hash takes {one_hash * 1000:.0f} ms)",
+        "await the pool's result with run_in_executor; calling future.result() or pool.map() blocks the loop",
+    )
+    expect(
+        peak >= 2,
+        "the hashes ran one at a time",
+        "start all the fetch-and-hash jobs together (asyncio.gather) so both worker processes stay busy",
+    )
     return f"{len(urls)} fingerprints right, {submitted} hashes ran in the pool, the loop stayed free (max lag {lag.max_lag * 1000:.0f} ms)"

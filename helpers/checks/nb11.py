@@ -7,8 +7,8 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any, cast
 
 import aiohttp
 
@@ -72,38 +72,63 @@ async def check_invoice(invoice: Callable[..., Awaitable[list[str]]], pricing: A
         async with _debug_mode(SLOW_STEP) as log:
             started = time.perf_counter()
             # A task of its own, so that debug mode reports its steps under the learner's coroutine.
-            lines = await asyncio.create_task(invoice(session, pricing, list(ORDERS)), name="invoice-under-check")
+            lines: list[str] = await asyncio.create_task(
+                cast("Coroutine[Any, Any, list[str]]", invoice(session, pricing, list(ORDERS))),
+                name="invoice-under-check",
+            )
             took = time.perf_counter() - started
     slow = _slow_steps(log)
     if slow:
         name, seconds = max(slow, key=lambda step: step[1])
-        expect(False, f"debug mode logged {len(slow)} slow step{'s' * (len(slow) != 1)}; the worst ran "
-               f"{seconds * 1000:.0f} ms inside {name}()",
-               f"read {name}(): something in it is synchronous and waits (a blocking SDK call); run it in a "
-               "thread with `await asyncio.to_thread(...)` so the loop stays free")
-    expect(lines == expected, f"returned {lines!r}", f"return one line per order, in order, e.g. {expected[0]!r}")
+        expect(
+            False,
+            f"debug mode logged {len(slow)} slow step{'s' * (len(slow) != 1)}; the worst ran "
+            f"{seconds * 1000:.0f} ms inside {name}()",
+            f"read {name}(): something in it is synchronous and waits (a blocking SDK call); run it in a "
+            "thread with `await asyncio.to_thread(...)` so the loop stays free",
+        )
+    expect(
+        lines == expected, f"returned {lines!r}", f"return one line per order, in order, e.g. {expected[0]!r}"
+    )
     return f"{len(lines)} invoice lines right, no step over {SLOW_STEP * 1000:.0f} ms in debug mode, {took:.1f} s in all"
 
 
 @exercise("drain_then_stop", timeout=30)
 async def check_drain_then_stop(drain_then_stop: Callable[..., Awaitable[bool]]) -> str:
-    drained, done, workers, took = await _shutdown_scenario(drain_then_stop, items=list(range(12)), stuck=None, timeout=2.0)
-    expect(drained is True, f"returned {drained!r} although every item could be processed",
-           "return True when queue.join() finished before the timeout")
-    expect(sorted(done) == list(range(12)), f"only {len(done)} of 12 items were processed before the workers stopped",
-           "wait for the queue to drain (await queue.join(), under a timeout) before cancelling the workers")
+    drained, done, workers, took = await _shutdown_scenario(
+        drain_then_stop, items=list(range(12)), stuck=None, timeout=2.0
+    )
+    expect(
+        drained is True,
+        f"returned {drained!r} although every item could be processed",
+        "return True when queue.join() finished before the timeout",
+    )
+    expect(
+        sorted(done) == list(range(12)),
+        f"only {len(done)} of 12 items were processed before the workers stopped",
+        "wait for the queue to drain (await queue.join(), under a timeout) before cancelling the workers",
+    )
 
     timeout = 0.3
-    drained, done, workers, took = await _shutdown_scenario(drain_then_stop, items=list(range(6)), stuck=2, timeout=timeout)
-    expect(took < timeout + 1.0, f"with one stuck item it took {took:.1f} s to give up (timeout {timeout} s)",
-           "bound the wait: `async with asyncio.timeout(timeout): await queue.join()` (or asyncio.wait_for)")
-    expect(drained is False, f"returned {drained!r} although one item never finished",
-           "return False when the queue did not drain before the timeout")
+    drained, done, workers, took = await _shutdown_scenario(
+        drain_then_stop, items=list(range(6)), stuck=2, timeout=timeout
+    )
+    expect(
+        took < timeout + 1.0,
+        f"with one stuck item it took {took:.1f} s to give up (timeout {timeout} s)",
+        "bound the wait: `async with asyncio.timeout(timeout): await queue.join()` (or asyncio.wait_for)",
+    )
+    expect(
+        drained is False,
+        f"returned {drained!r} although one item never finished",
+        "return False when the queue did not drain before the timeout",
+    )
     return "drains all 12 items, gives up on a stuck item after the timeout, and leaves no task running"
 
 
-async def _shutdown_scenario(drain_then_stop: Callable[..., Awaitable[bool]], *, items: list[int], stuck: int | None,
-                             timeout: float) -> tuple[Any, list[int], list[asyncio.Task[None]], float]:
+async def _shutdown_scenario(
+    drain_then_stop: Callable[..., Awaitable[bool]], *, items: list[int], stuck: int | None, timeout: float
+) -> tuple[Any, list[int], list[asyncio.Task[None]], float]:
     queue: asyncio.Queue[int] = asyncio.Queue()
     done: list[int] = []
     never = asyncio.Event()
@@ -126,16 +151,22 @@ async def _shutdown_scenario(drain_then_stop: Callable[..., Awaitable[bool]], *,
             async with asyncio.timeout(timeout + 2.0):  # give up on an answer that never returns
                 drained = await drain_then_stop(queue, list(workers), timeout)
         except TimeoutError:
-            expect(False, f"drain_then_stop did not return within {timeout + 2.0:.1f} s (timeout {timeout} s)",
-                   "bound the wait for the queue: `async with asyncio.timeout(timeout): await queue.join()`, "
-                   "and cancel the workers afterwards whatever happened (`finally:`)")
+            expect(
+                False,
+                f"drain_then_stop did not return within {timeout + 2.0:.1f} s (timeout {timeout} s)",
+                "bound the wait for the queue: `async with asyncio.timeout(timeout): await queue.join()`, "
+                "and cancel the workers afterwards whatever happened (`finally:`)",
+            )
         took = time.perf_counter() - started
         still_running = [w for w in workers if not w.done()]
     finally:  # whatever the learner did, no worker outlives the check
         for w in workers:
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
-    expect(not still_running, f"{len(still_running)} workers were still running after drain_then_stop returned",
-           "cancel every worker (also when the timeout expires: use `finally:`), then await them so they have "
-           "really finished: asyncio.gather(*workers, return_exceptions=True)")
+    expect(
+        not still_running,
+        f"{len(still_running)} workers were still running after drain_then_stop returned",
+        "cancel every worker (also when the timeout expires: use `finally:`), then await them so they have "
+        "really finished: asyncio.gather(*workers, return_exceptions=True)",
+    )
     return drained, done, workers, took

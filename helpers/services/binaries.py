@@ -230,8 +230,9 @@ def readable_copy(package: Path, run_as: RunAs) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=".asyncio-lab-pg-", dir=system_temp()))
     try:
         for part in ("bin", "lib", "share"):  # headers (include/) are not needed to run a server
-            shutil.copytree(package / "pginstall" / part, staging / package.name / "pginstall" / part,
-                            symlinks=True)
+            shutil.copytree(
+                package / "pginstall" / part, staging / package.name / "pginstall" / part, symlinks=True
+            )
         libs = package.with_name(package.name + ".libs")  # libraries the wheel's repair step bundled
         if libs.is_dir():
             shutil.copytree(libs, staging / libs.name, symlinks=True)
@@ -244,8 +245,10 @@ def readable_copy(package: Path, run_as: RunAs) -> Path:
     except OSError:
         if not _trusted_copy(target):  # not another `up` that won the race
             shutil.rmtree(staging, ignore_errors=True)
-            raise StartError(f"cannot copy PostgreSQL to {target} for user {run_as.name}; "
-                             "remove that folder and retry, or set LAB_BINARIES=system") from None
+            raise StartError(
+                f"cannot copy PostgreSQL to {target} for user {run_as.name}; "
+                "remove that folder and retry, or set LAB_BINARIES=system"
+            ) from None
     shutil.rmtree(staging, ignore_errors=True)
     return target
 

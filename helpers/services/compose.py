@@ -36,8 +36,9 @@ def docker_ready() -> bool:
     if not shutil.which("docker"):
         return False
     try:
-        info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
-                              capture_output=True, text=True, timeout=5)
+        info = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=5
+        )
         plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return False

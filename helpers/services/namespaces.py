@@ -54,7 +54,7 @@ def _learner_name() -> str:
     if not raw:
         try:
             raw = getpass.getuser()
-        except Exception:  # containers may run as a uid with no passwd entry
+        except Exception:  # noqa: BLE001 - containers may run as a uid with no passwd entry
             raw = "learner"
     return safe_name(raw)
 

@@ -68,14 +68,15 @@ class PostgresServer(LocalServer):
         }
         _initdb(found.path, run_as, home, data, entry["user"], entry["password"])
         _configure(data, entry["port"])
-        started = _pg_ctl(found.path, run_as, home, "start", "-D", str(data), "-l", str(log), "-w",
-                          "-t", "30", timeout=45)
+        started = _pg_ctl(
+            found.path, run_as, home, "start", "-D", str(data), "-l", str(log), "-w", "-t", "30", timeout=45
+        )
         if started.returncode != 0:
             why = started.stderr.strip() or started.stdout.strip()
             raise StartError(f"PostgreSQL did not start ({why}). Last lines of {log}:\n{tail(log)}")
         try:
             _create_database(entry)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure: stop the server, then report it
             _stop_cluster(found.path, run_as, home)
             raise StartError(
                 f"PostgreSQL started but the database could not be created: {exc}\n{tail(log)}"
@@ -131,8 +132,9 @@ def _prepare_private_dir(path: Path, run_as: RunAs) -> None:
         os.mkdir(path, 0o700)
     info = os.lstat(path)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid not in (0, run_as.uid):
-        raise StartError(f"{path} exists but is not a folder owned by root or {run_as.name}; "
-                         "remove it and retry")
+        raise StartError(
+            f"{path} exists but is not a folder owned by root or {run_as.name}; remove it and retry"
+        )
     # Checked above that it is a real folder; in the sticky temp dir only root or its owner can swap it.
     os.chown(path, run_as.uid, run_as.gid)
     os.chmod(path, 0o700)
@@ -143,8 +145,9 @@ def _remove_cluster_dir(data: Path) -> None:
     if not data.exists():
         return
     if data.is_symlink() or not ((data / "PG_VERSION").exists() or not any(data.iterdir())):
-        raise StartError(f"{data} exists and is not a PostgreSQL cluster; not deleting it. "
-                         "Remove it and retry.")
+        raise StartError(
+            f"{data} exists and is not a PostgreSQL cluster; not deleting it. Remove it and retry."
+        )
     shutil.rmtree(data)
 
 
@@ -189,10 +192,22 @@ def _initdb(bindir: Path, run_as: RunAs | None, home: Path, data: Path, user: st
         os.chown(pwfile, run_as.uid, run_as.gid)
     try:
         result = run(
-            [str(bindir / "initdb"), "-D", str(data), "-U", user, f"--pwfile={pwfile}",
-             "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C",
-             "--no-sync"],  # no fsync: a throwaway cluster, and it saves seconds on slow disks
-            run_as=run_as, env=_pg_env(), cwd=home, timeout=120,
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                user,
+                f"--pwfile={pwfile}",
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],  # no fsync: a throwaway cluster, and it saves seconds on slow disks
+            run_as=run_as,
+            env=_pg_env(),
+            cwd=home,
+            timeout=120,
         )
     finally:
         pwfile.unlink(missing_ok=True)
@@ -216,8 +231,14 @@ def _create_database(entry: dict[str, Any]) -> None:
     async def create() -> None:
         import asyncpg
 
-        conn = await asyncpg.connect(host=LOOPBACK, port=entry["port"], user=entry["user"],
-                                     password=entry["password"], database="postgres", timeout=10)
+        conn = await asyncpg.connect(
+            host=LOOPBACK,
+            port=entry["port"],
+            user=entry["user"],
+            password=entry["password"],
+            database="postgres",
+            timeout=10,
+        )
         try:
             if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", entry["database"]):
                 await conn.execute(f"CREATE DATABASE {quote_ident(entry['database'])}")

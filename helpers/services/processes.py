@@ -124,8 +124,9 @@ def pid_is(pid: int, program: str) -> bool:
             return False
         return program in raw.replace(b"\0", b" ").decode(errors="replace")
     try:  # macOS has no /proc
-        ps = subprocess.run(["ps", "-o", "command=", "-p", str(pid)],
-                            capture_output=True, text=True, timeout=5)
+        ps = subprocess.run(
+            ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return program in ps.stdout

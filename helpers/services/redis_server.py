@@ -68,8 +68,10 @@ class RedisServer(LocalServer):
             lambda: redis_command(entry["port"], entry["password"], "PING") == b"+PONG", timeout=10
         )
         if not ready:
-            raise StartError(f"Redis did not start ({(result.stderr or result.stdout).strip()}). "
-                             f"Last lines of {log}:\n{tail(log)}")
+            raise StartError(
+                f"Redis did not start ({(result.stderr or result.stdout).strip()}). "
+                f"Last lines of {log}:\n{tail(log)}"
+            )
         wait_until(pidfile.exists, timeout=2)
         entry["pid"] = read_pid(pidfile)
         return entry

@@ -59,8 +59,10 @@ def locked(folder: Path) -> Iterator[None]:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         reason = "it is not a folder" if folder.exists() else exc.strerror
-        raise StartError(f"cannot keep the services' state in {folder} ({reason}); "
-                         "set LAB_STATE_DIR to a folder you can write, or unset it") from None
+        raise StartError(
+            f"cannot keep the services' state in {folder} ({reason}); "
+            "set LAB_STATE_DIR to a folder you can write, or unset it"
+        ) from None
     if fcntl is None:  # pragma: no cover - Windows
         yield
         return
