@@ -1,28 +1,16 @@
-"""Shared test setup: notebook kernels must not see PYTEST_CURRENT_TEST.
-
-ipykernel stops forwarding output written straight to file descriptor 1/2 (by subprocesses, or C
-code) when PYTEST_CURRENT_TEST is in its environment, and pytest sets it while nbval starts each
-notebook's kernel. Notebooks that show a script's output (asyncio.run in a subprocess, uvloop)
-would then store output that the test run cannot see. So we start nbval's kernels without it.
-"""
+"""Fixtures shared by the test modules (nbval's kernel setup is in the repository's conftest.py)."""
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Iterator
 
-from tools.runner import kernel_environment
+import pytest
 
-try:
-    import nbval.kernel as _nbval_kernel
-except ImportError:  # nbval not installed: only the helper tests can run
-    _nbval_kernel = None
+from helpers import labserver
 
-if _nbval_kernel is not None:
-    _start_new_kernel = _nbval_kernel.start_new_kernel
 
-    @functools.wraps(_start_new_kernel)
-    def _start_without_pytest_marker(*args, **kwargs):
-        kwargs["env"] = kernel_environment()
-        return _start_new_kernel(*args, **kwargs)
-
-    _nbval_kernel.start_new_kernel = _start_without_pytest_marker
+@pytest.fixture(scope="module")
+def server() -> Iterator[labserver.LabServer]:
+    """One lab server per test module, stopped at the module's end."""
+    with labserver.start() as srv:
+        yield srv

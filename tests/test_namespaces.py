@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from support import free_port
 
 from helpers import services
 from tools.runner import run, unexpected_errors
@@ -141,13 +141,6 @@ def test_two_learners_at_the_same_moment_do_not_see_each_other(
         assert cached, f"{learner}: 09's cached report is missing from its own prefix"
 
 
-def closed_port() -> int:
-    """A loopback port that nothing listens on (bound once, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.parametrize("number", sorted(NOTEBOOKS))
 def test_first_service_cell_says_in_one_line_that_the_service_is_down(number: str) -> None:
     name = NOTEBOOKS[number]
@@ -157,7 +150,7 @@ def test_first_service_cell_says_in_one_line_that_the_service_is_down(number: st
         for i, cell in enumerate(nb.cells)
         if cell.cell_type == "code" and any(call in cell.source for call in SERVICE_CALLS)
     )
-    port = closed_port()
+    port = free_port()
     env = {
         "DATABASE_URL": f"postgresql://lab:lab@127.0.0.1:{port}/lab",
         "REDIS_URL": f"redis://127.0.0.1:{port}/0",

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support import free_port
 
 from helpers import services
 from helpers.services import SERVERS, LocalServer, Namespace, ServiceUnavailable, namespace
@@ -41,21 +42,14 @@ SERVICE_VARS = (
 )
 
 
-def closed_port() -> int:
-    """A loopback port that nothing listens on (bound once by us, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def nothing_running(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No env URLs, an empty state dir, and compose ports that nothing listens on."""
     for var in SERVICE_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))
-    monkeypatch.setenv("LAB_PG_PORT", str(closed_port()))
-    monkeypatch.setenv("LAB_REDIS_PORT", str(closed_port()))
+    monkeypatch.setenv("LAB_PG_PORT", str(free_port()))
+    monkeypatch.setenv("LAB_REDIS_PORT", str(free_port()))
     return tmp_path
 
 
@@ -160,7 +154,7 @@ def test_status_without_services_exits_1(nothing_running: Path, capsys: pytest.C
 
 
 def test_dead_env_url_names_the_variable(nothing_running: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    port = closed_port()
+    port = free_port()
     monkeypatch.setenv("DATABASE_URL", f"postgresql://me:s3cret@127.0.0.1:{port}/db")
     monkeypatch.setenv("REDIS_URL", f"redis://:s3cret@127.0.0.1:{port}/0")
     for get, var in ((services.postgres_url, "DATABASE_URL"), (services.redis_url, "REDIS_URL")):
@@ -228,7 +222,7 @@ def speaking(reply: bytes) -> Iterator[int]:
 def test_dead_local_state_falls_through_to_compose(
     nothing_running: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    dead = {"port": closed_port(), "password": "x", "user": "lab", "database": "lab"}
+    dead = {"port": free_port(), "password": "x", "user": "lab", "database": "lab"}
     (nothing_running / "state.json").write_text(json.dumps({"postgres": dead, "redis": dead}))
     monkeypatch.setenv("LAB_PG_PASSWORD", "p@ss")
     with speaking(b"N") as pg_port, speaking(b"+PONG\r\n") as redis_port:
@@ -460,8 +454,8 @@ def test_life_cycle_from_the_wheels(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         for var in SERVICE_VARS:
             monkeypatch.delenv(var, raising=False)
         monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))
-        monkeypatch.setenv("LAB_PG_PORT", str(closed_port()))  # so only the local route can resolve
-        monkeypatch.setenv("LAB_REDIS_PORT", str(closed_port()))
+        monkeypatch.setenv("LAB_PG_PORT", str(free_port()))  # so only the local route can resolve
+        monkeypatch.setenv("LAB_REDIS_PORT", str(free_port()))
         assert asyncio.run(use_both(services.postgres_url(), services.redis_url())) == ("lab", 0)
         monkeypatch.setenv("LAB_NAMESPACE", "alice")
         mine = namespace(8)

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from support import free_port
 
 from tools import lock
 
@@ -102,12 +102,6 @@ def test_make_services_in_a_fresh_copy_runs_the_wheel_servers(tmp_path: Path) ->
     finally:
         down = make(copy, "services-down")
     assert down.returncode == 0 and "stopped" in down.stdout, down.stdout + down.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get_json(url: str, token: str) -> dict:

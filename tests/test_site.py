@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,16 +20,10 @@ from urllib.robotparser import RobotFileParser
 import aiohttp
 import pytest
 
-from helpers import crawlsite, labserver
+from helpers import crawlsite
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "http://127.0.0.1:8000"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[labserver.LabServer]:
-    with labserver.start() as srv:
-        yield srv
 
 
 class LinkParser(HTMLParser):

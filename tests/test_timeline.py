@@ -88,12 +88,25 @@ async def _no_tasks_left() -> bool:
     return asyncio.all_tasks() == {asyncio.current_task()}
 
 
-def test_plots_draw_without_error() -> None:
+def test_plots_draw_what_they_are_given() -> None:
+    import matplotlib.pyplot as plt
+
     tl = Timeline()
     asyncio.run(_three_overlapping(tl))
-    tl.plot("t", show=False)
-    bars({"a": 1.0, "b": 0.1}, "bars", show=False)
-    plot_lag({"x": LagMonitor()}, "lag", show=False)
+    fig, (spans, values, lag) = plt.subplots(3)
+    try:
+        tl.plot("t", ax=spans, show=False)
+        bars({"a": 1.0, "b": 0.1}, "bars", ax=values, show=False)
+        monitor = LagMonitor()
+        monitor.samples = [(0.0, 0.001), (0.1, 0.02)]
+        plot_lag({"x": monitor}, "lag", ax=lag, show=False)
+        assert len(spans.patches) == 3 and spans.get_title() == "t"  # one bar per span
+        assert [round(p.get_width(), 3) for p in values.patches] == [1.0, 0.1]
+        assert [t.get_text() for t in values.texts] == [" 1 s", " 0.1 s"]
+        (line,) = lag.get_lines()
+        assert list(line.get_ydata()) == [1.0, 20.0]  # lateness in ms
+    finally:
+        plt.close(fig)
 
 
 def test_stopwatch_measures_elapsed_time() -> None:
@@ -103,7 +116,16 @@ def test_stopwatch_measures_elapsed_time() -> None:
 
 
 def test_plot_accepts_custom_statuses_and_colours() -> None:
+    import matplotlib.colors
+    import matplotlib.pyplot as plt
+
     tl = Timeline()
     tl.record("waiting for a connection", tl.t0, tl.t0 + 0.1, status="waiting")
     tl.record("query", tl.t0 + 0.1, tl.t0 + 0.3)
-    tl.plot("custom", show=False, colours={"waiting": "#dddddd"})
+    fig, ax = plt.subplots()
+    try:
+        tl.plot("custom", ax=ax, show=False, colours={"waiting": "#dddddd"})
+        waiting = next(p for p in ax.patches if round(p.get_width(), 2) == 0.1)
+        assert matplotlib.colors.to_hex(waiting.get_facecolor()) == "#dddddd"
+    finally:
+        plt.close(fig)
