@@ -68,11 +68,15 @@ learner: $(VENV)/.installed
 site: $(VENV)/.installed
 	$(PY) -m tools pages _site
 
+# The Python the lock is resolved with: the oldest supported one (Debian 12's 3.11.2 here), so that
+# no pin needs a newer Python than a learner may have.
+LOCK_PYTHON ?= $(shell [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sys; print(sys.version_info >= (3, 11))' 2>/dev/null | grep -q True && echo /usr/bin/python3 || echo $(PYTHON))
+
 # One deliberate step: newest versions into the lock, a fresh venv from it, every notebook re-executed,
 # README's "Tested with" rewritten; then the changes are shown (commit them, or `git checkout` them).
 upgrade:
 	@cp constraints.txt /tmp/asyncio-lab-constraints.before.txt
-	$(PYTHON) -m tools lock freeze $(PYTHON)
+	$(PYTHON) -m tools lock freeze $(LOCK_PYTHON)
 	$(MAKE) services-down >/dev/null 2>&1 || true
 	rm -rf $(VENV)
 	$(MAKE) $(VENV)/.installed services

