@@ -11,7 +11,7 @@
     await check_first_successful(first_successful)   # prints "✓ first_successful: returns …"
 
 Each notebook's checks live in ``helpers/checks/nbNN.py``. Contract: a check never passes the
-learner stub (``stub_of`` of its solution cell) — tests/test_exercises.py proves that for every
+learner stub (``stub_of`` of its solution cell) — strict nbval proves that for every (tests/stub_checks.py)
 exercise — and every failure names what went wrong and what to try.
 """
 
