@@ -33,6 +33,10 @@ __all__ = [
     "tasks_alive_since",
     "stop_stray_tasks",
     "in_own_task",
+    "outcome",
+    "Hung",
+    "leaf_exceptions",
+    "raise_if_stub",
     "SOLUTION_BEGIN",
     "SOLUTION_END",
 ]
@@ -155,6 +159,47 @@ async def in_own_task(awaitable: Awaitable[T]) -> T:
     that runs learner code several times in one task would then fail for a reason not the learner's.
     """
     return await asyncio.ensure_future(awaitable)
+
+
+class Hung(Exception):
+    """The learner's call did not finish within the check's own time limit (see ``outcome``)."""
+
+
+def leaf_exceptions(exc: BaseException) -> list[BaseException]:
+    """The leaf exceptions of a (possibly nested) exception group, or ``[exc]``."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in leaf_exceptions(inner)]
+    return [exc]
+
+
+def raise_if_stub(exc: BaseException) -> None:
+    """The untouched stub raises NotImplementedError, maybe inside a TaskGroup's exception group:
+    raise a bare one, which ``@exercise`` reports as "not written yet"."""
+    leaves = leaf_exceptions(exc)
+    if leaves and all(isinstance(e, NotImplementedError) for e in leaves):
+        raise NotImplementedError from None
+
+
+async def outcome(
+    awaitable: Awaitable[Any], *, limit: float | None = None
+) -> tuple[Any, BaseException | None]:
+    """Run learner code in a task of its own: ``(value, None)``, or ``(None, the exception)``.
+
+    The untouched stub is re-raised as NotImplementedError; cancellation from outside passes through.
+    With ``limit``, a call still running after ``limit`` seconds is cancelled and reported as ``Hung``.
+    """
+    try:
+        if limit is None:
+            return await in_own_task(awaitable), None
+        async with asyncio.timeout(limit) as deadline:
+            return await in_own_task(awaitable), None
+    except TimeoutError as exc:
+        if limit is not None and deadline.expired():
+            return None, Hung(f"no answer within {limit:g} s")
+        return None, exc
+    except Exception as exc:  # noqa: BLE001 - sorted by the caller
+        raise_if_stub(exc)
+        return None, exc
 
 
 async def stop_stray_tasks(before: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:

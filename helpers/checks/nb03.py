@@ -14,57 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from helpers.checks import exercise, expect, tasks_alive_since
+from helpers.checks import exercise, expect, leaf_exceptions, tasks_alive_since
+from helpers.checks.scenarios import attempt, clean_up
 
 __all__ = ["check_call_async", "check_first_successful"]
-
-
-async def _attempt(log: dict[str, str], name: str, seconds: float, outcome: Any) -> Any:
-    """Sleep, then return ``outcome`` or raise it; note in ``log`` how it ended.
-
-    ``log`` maps each name to its latest state; its insertion order is the order of the starts, and
-    ``log["#events"]`` (if present, a list) receives every change as "name state", in order.
-    """
-
-    def note(state: str) -> None:
-        log[name] = state
-        events = log.get("#events")
-        if isinstance(events, list):
-            events.append(f"{name} {state}")
-
-    note("started")
-    try:
-        await asyncio.sleep(seconds)
-    except asyncio.CancelledError:
-        note("cancelled")
-        raise
-    if isinstance(outcome, BaseException):
-        note("failed")
-        raise outcome
-    note("finished")
-    return outcome
-
-
-async def _clean_up(coros: Iterable[Coroutine[Any, Any, Any]], before: set[asyncio.Task[Any]]) -> None:
-    """Cancel and await what the learner's code left running; close coroutines it never started."""
-    leftovers = tasks_alive_since(before)
-    for task in leftovers:
-        task.cancel()
-    await asyncio.gather(*leftovers, return_exceptions=True)
-    for coro in coros:
-        # Only after the tasks are gone: a task that never got to run still holds an unstarted coroutine.
-        if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
-            coro.close()  # never started: close it so Python does not warn "never awaited"
-
-
-def _flatten(group: BaseExceptionGroup[Any]) -> list[BaseException]:
-    found: list[BaseException] = []
-    for exc in group.exceptions:
-        found.extend(_flatten(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
-    return found
 
 
 @exercise("call_async", timeout=10)
@@ -138,7 +94,7 @@ async def check_first_successful(first_successful: Callable[[list[Any]], Awaitab
         ("fast", 0.1, "fast answer"),
         ("stuck", 60, "never"),
     ]
-    coros = [_attempt(log, *step) for step in plan]
+    coros = [attempt(log, *step) for step in plan]
     try:
         try:
             async with asyncio.timeout(3):
@@ -183,12 +139,12 @@ async def check_first_successful(first_successful: Callable[[list[Any]], Awaitab
             "await every task you cancelled before returning (a `finally` block is a good place)",
         )
     finally:
-        await _clean_up(coros, before)
+        await clean_up(coros, before)
 
     log = {}
     errors = [ValueError("a failed"), KeyError("b"), OSError("c failed")]
     coros = [
-        _attempt(log, name, seconds, exc)
+        attempt(log, name, seconds, exc)
         for name, seconds, exc in zip("abc", (0.03, 0.01, 0.02), errors, strict=True)
     ]
     try:
@@ -197,7 +153,7 @@ async def check_first_successful(first_successful: Callable[[list[Any]], Awaitab
         except NotImplementedError:
             raise
         except BaseExceptionGroup as group:
-            found = _flatten(group)
+            found = leaf_exceptions(group)
         except Exception as exc:  # noqa: BLE001 - reported to the learner below
             expect(
                 False,
@@ -221,5 +177,5 @@ async def check_first_successful(first_successful: Callable[[list[Any]], Awaitab
             "await every task before raising",
         )
     finally:
-        await _clean_up(coros, before)
+        await clean_up(coros, before)
     return "first success returned, losers cancelled and awaited, ExceptionGroup when all fail"

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, cast
 
 from helpers.checks import exercise, expect, tasks_alive_since
-from helpers.checks.nb03 import _attempt, _clean_up
+from helpers.checks.scenarios import attempt, clean_up
 
 __all__ = ["check_gather_with_deadline", "check_resilient_worker"]
 
@@ -31,7 +31,7 @@ async def check_gather_with_deadline(
     log: dict[str, Any] = {"#events": events}
     deadline = 0.5
     plan = [("quick", 0.05, "q"), ("late", 3.0, "l"), ("medium", 0.15, "m"), ("stuck", 60, "s")]
-    coros = [_attempt(log, *step) for step in plan]
+    coros = [attempt(log, *step) for step in plan]
     try:
         started = time.perf_counter()
         try:
@@ -77,11 +77,11 @@ async def check_gather_with_deadline(
             "give every coroutine until the deadline, then stop waiting at once",
         )
     finally:
-        await _clean_up(coros, before)
+        await clean_up(coros, before)
 
     # Everything is done long before the deadline: nobody should wait for the deadline.
     log = {}
-    coros = [_attempt(log, "a", 0.05, 1), _attempt(log, "b", 0.1, 2)]
+    coros = [attempt(log, "a", 0.05, 1), attempt(log, "b", 0.1, 2)]
     try:
         started = time.perf_counter()
         results = await gather_with_deadline(coros, 5.0)
@@ -97,7 +97,7 @@ async def check_gather_with_deadline(
             "return as soon as everything has finished; do not sleep until the deadline",
         )
     finally:
-        await _clean_up(coros, before)
+        await clean_up(coros, before)
     return "results in order with None for the late ones, late ones cancelled and awaited, early return when all finish"
 
 
@@ -165,5 +165,5 @@ async def check_resilient_worker(
             "let CancelledError propagate out of the worker; do not turn it into a return",
         )
     finally:
-        await _clean_up([], before)
+        await clean_up([], before)
     return "survives a failing job and stops promptly when cancelled mid-job"

@@ -25,34 +25,17 @@ from typing import Any
 
 import aiohttp
 
-from helpers.checks import exercise, expect, in_own_task, stop_stray_tasks
+from helpers.checks import exercise, expect, leaf_exceptions, outcome, stop_stray_tasks
 
 # ------------------------------------------------------------------ shared pieces
 
 
-async def _outcome(awaitable: Awaitable[Any]) -> tuple[Any, BaseException | None]:
-    """Run learner code; return (value, None) or (None, the exception). Cancellation passes through."""
-    try:
-        return await in_own_task(awaitable), None
-    except Exception as exc:  # noqa: BLE001 - sorted by the caller
-        if all(isinstance(e, NotImplementedError) for e in _flat(exc)):
-            raise NotImplementedError from None  # the untouched stub: "not written yet"
-        return None, exc
-
-
-def _flat(exc: BaseException) -> list[BaseException]:
-    """The leaf exceptions of a (possibly nested) exception group, or [exc]."""
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for inner in exc.exceptions for leaf in _flat(inner)]
-    return [exc]
-
-
 def _leaves(exc: BaseException | None, kind: type[BaseException] | tuple[type[BaseException], ...]) -> bool:
-    return exc is not None and any(isinstance(e, kind) for e in _flat(exc))
+    return exc is not None and any(isinstance(e, kind) for e in leaf_exceptions(exc))
 
 
 def _describe(exc: BaseException) -> str:
-    leaves = _flat(exc)
+    leaves = leaf_exceptions(exc)
     shown = ", ".join(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__ for e in leaves[:3])
     return f"{type(exc).__name__} ({shown})" if isinstance(exc, BaseExceptionGroup) else shown
 
@@ -82,7 +65,7 @@ async def check_fetch_all(fetch_all: Callable[..., Awaitable[Any]], server: Any)
     server.reset()
     before = asyncio.all_tasks()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as session:
-        value, error = await _outcome(fetch_all(session, urls, _keys))
+        value, error = await outcome(fetch_all(session, urls, _keys))
     stray = await stop_stray_tasks(before)
     expect(
         not _leaves(error, TimeoutError),
@@ -149,7 +132,7 @@ async def check_fetch_all(fetch_all: Callable[..., Awaitable[Any]], server: Any)
 
     before = asyncio.all_tasks()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as session:
-        value, error = await _outcome(fetch_all(session, urls, _buggy))
+        value, error = await outcome(fetch_all(session, urls, _buggy))
     stray = await stop_stray_tasks(before)
     expect(
         _leaves(error, KeyError),
@@ -269,7 +252,7 @@ async def check_download_all(download_all: Callable[..., Awaitable[Any]], server
         before = asyncio.all_tasks()
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             with _FileWatch(folder) as watch:
-                digests, error = await _outcome(download_all(session, urls, folder, limit))
+                digests, error = await outcome(download_all(session, urls, folder, limit))
         stray = await stop_stray_tasks(before)
         if error is not None:
             raise error
@@ -361,11 +344,11 @@ async def _check_failure(
         before = asyncio.all_tasks()
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             if deadline is None:
-                value, error = await _outcome(download_all(session, urls, folder, limit))
+                value, error = await outcome(download_all(session, urls, folder, limit))
             else:
                 try:
                     async with asyncio.timeout(deadline):
-                        value, error = await _outcome(download_all(session, urls, folder, limit))
+                        value, error = await outcome(download_all(session, urls, folder, limit))
                 except TimeoutError as exc:
                     value, error = None, exc
         stray = await stop_stray_tasks(before)

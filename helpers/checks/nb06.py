@@ -23,26 +23,12 @@ from typing import Any
 
 import aiohttp
 
-from helpers.checks import exercise, expect, stop_stray_tasks
+from helpers.checks import exercise, expect, leaf_exceptions, raise_if_stub, stop_stray_tasks
 
 __all__ = ["check_map_async", "check_sliding_window"]
 
 
 # ------------------------------------------------------------------ shared pieces
-
-
-def _flat(exc: BaseException) -> list[BaseException]:
-    """The leaf exceptions of a (possibly nested) exception group, or [exc]."""
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for inner in exc.exceptions for leaf in _flat(inner)]
-    return [exc]
-
-
-def _reraise_stub(exc: BaseException) -> None:
-    """The untouched stub raises NotImplementedError, maybe inside a group: report "not written yet"."""
-    leaves = _flat(exc)
-    if leaves and all(isinstance(e, NotImplementedError) for e in leaves):
-        raise NotImplementedError from None
 
 
 # ------------------------------------------------------------------ map_async
@@ -88,7 +74,7 @@ async def check_map_async(
     try:
         result = await map_async(probe, items, limit)
     except Exception as exc:  # the stub, or a learner error reported by @exercise
-        _reraise_stub(exc)
+        raise_if_stub(exc)
         raise
     stray = await stop_stray_tasks(before)
 
@@ -157,7 +143,7 @@ async def check_map_async(
         "run the workers in an asyncio.TaskGroup so one failure cancels the rest",
     )
     expect(
-        raised is not None and any(isinstance(e, _Broken) for e in _flat(raised)),
+        raised is not None and any(isinstance(e, _Broken) for e in leaf_exceptions(raised)),
         "fn raised ValueError on item 5, but map_async "
         + ("returned normally" if raised is None else f"raised {type(raised).__name__}"),
         "let the error propagate: do not catch it, and do not gather the workers with return_exceptions=True",
@@ -214,7 +200,7 @@ async def check_sliding_window(window_class: Callable[[int, float], Any], server
         try:
             await asyncio.gather(*(one(i) for i in range(n)))
         except Exception as exc:  # the stub, or a learner error reported by @exercise
-            _reraise_stub(exc)
+            raise_if_stub(exc)
             raise
         took = time.perf_counter() - started
 

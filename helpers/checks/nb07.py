@@ -20,34 +20,11 @@ from typing import Any
 
 import aiohttp
 
-from helpers.checks import exercise, expect, in_own_task
+from helpers.checks import Hung, exercise, expect, outcome
 
 __all__ = ["check_fetch_with_retries", "check_pay"]
 
 _NO_NONE_HINT = "after the last attempt, re-raise the last error (or raise your own naming the status); never fall out of the loop"
-
-
-class _Hung(Exception):
-    """The learner's call did not finish within the check's own time limit."""
-
-
-async def _outcome(awaitable: Awaitable[Any], limit: float) -> tuple[Any, BaseException | None]:
-    """Run learner code for at most ``limit`` seconds; return (value, None) or (None, exception).
-
-    The untouched stub's NotImplementedError is re-raised (the check then says "not written yet");
-    cancellation from outside passes through.
-    """
-    try:
-        async with asyncio.timeout(limit) as deadline:
-            return await in_own_task(awaitable), None  # each call in a fresh task (see in_own_task)
-    except NotImplementedError:
-        raise
-    except TimeoutError as exc:
-        if deadline.expired():
-            return None, _Hung()
-        return None, exc
-    except Exception as exc:  # noqa: BLE001 - sorted by the caller
-        return None, exc
 
 
 def _names_status(exc: BaseException, status: int) -> bool:
@@ -92,8 +69,8 @@ async def check_fetch_with_retries(fetch_with_retries: Callable[..., Awaitable[A
             path = f"/sequence/{key}"
             url = query_or_url if query_or_url.startswith("http") else f"{server.url}{path}?{query_or_url}"
             options = {"base": 0.01, "cap": 0.1, "timeout": 0.5, "rng": random.Random(7)} | kw
-            value, exc = await _outcome(fetch_with_retries(session, url, n, **options), limit)
-            if isinstance(exc, _Hung):
+            value, exc = await outcome(fetch_with_retries(session, url, n, **options), limit=limit)
+            if isinstance(exc, Hung):
                 expect(
                     False,
                     f"fetch_with_retries did not finish within {limit:g} s",
@@ -200,7 +177,7 @@ async def check_fetch_with_retries(fetch_with_retries: Callable[..., Awaitable[A
     port = rude.sockets[0].getsockname()[1]
     try:
         async with aiohttp.ClientSession() as session:
-            value, exc = await _outcome(
+            value, exc = await outcome(
                 fetch_with_retries(
                     session,
                     f"http://127.0.0.1:{port}/x",
@@ -210,13 +187,13 @@ async def check_fetch_with_retries(fetch_with_retries: Callable[..., Awaitable[A
                     timeout=0.5,
                     rng=random.Random(7),
                 ),
-                8.0,
+                limit=8.0,
             )
     finally:
         rude.close()
         await rude.wait_closed()
     expect(
-        exc is not None and not isinstance(exc, _Hung),
+        exc is not None and not isinstance(exc, Hung),
         f"a server that drops every connection gave {value!r}",
         _NO_NONE_HINT,
     )
@@ -251,7 +228,9 @@ async def check_pay(pay: Callable[..., Awaitable[Any]], server: Any) -> str:
 
         # 1. Three attempts needed (fail=2): one payment.
         first = {"order": f"{run}-1", "amount": 1250}
-        value, exc = await _outcome(pay(session, f"{server.url}/payments?fail=2", first, attempts=4), 10.0)
+        value, exc = await outcome(
+            pay(session, f"{server.url}/payments?fail=2", first, attempts=4), limit=10.0
+        )
         copies = recorded(await _payments(session, server), first["order"])
         posts = len([r for r in server.requests("/payments") if r.method == "POST"])
         same_key_hint = (
@@ -273,7 +252,9 @@ async def check_pay(pay: Callable[..., Awaitable[Any]], server: Any) -> str:
 
         # 2. Two different payments: two records, so two different keys.
         second = {"order": f"{run}-2", "amount": 990}
-        value, exc = await _outcome(pay(session, f"{server.url}/payments?fail=1", second, attempts=4), 10.0)
+        value, exc = await outcome(
+            pay(session, f"{server.url}/payments?fail=1", second, attempts=4), limit=10.0
+        )
         payments = await _payments(session, server)
         expect(exc is None, f"a second payment ended in {_shown(exc)}", "retry the 503 answers")
         expect(
@@ -285,10 +266,12 @@ async def check_pay(pay: Callable[..., Awaitable[Any]], server: Any) -> str:
 
         # 3. Failing every attempt: raise, and still only one record.
         third = {"order": f"{run}-3", "amount": 5}
-        value, exc = await _outcome(pay(session, f"{server.url}/payments?fail=50", third, attempts=3), 10.0)
+        value, exc = await outcome(
+            pay(session, f"{server.url}/payments?fail=50", third, attempts=3), limit=10.0
+        )
         copies = recorded(await _payments(session, server), third["order"])
         expect(
-            exc is not None and not isinstance(exc, _Hung),
+            exc is not None and not isinstance(exc, Hung),
             f"a payment refused on every attempt gave {value!r}",
             _NO_NONE_HINT,
         )
