@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
+from pathlib import Path
+
+# Every variable that steers which services a subprocess finds.
+SERVICE_VARS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "LAB_STATE_DIR",
+    "LAB_NAMESPACE",
+    "LAB_BINARIES",
+    "LAB_PG_PORT",
+    "LAB_REDIS_PORT",
+    "LAB_PG_USER",
+    "LAB_PG_PASSWORD",
+    "LAB_PG_DB",
+)
 
 
 def free_port() -> int:
@@ -10,3 +27,11 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without service or pytest variables, this venv first on PATH,
+    plus ``extra``: what a subprocess (the services CLI, make, Binder's start) should see."""
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS and not k.startswith("PYTEST")}
+    path = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    return {**env, "PATH": path, **extra}

@@ -17,29 +17,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import free_port
+from support import SERVICE_VARS, clean_env, free_port
 
 from helpers import services
 from helpers.services import SERVERS, LocalServer, Namespace, ServiceUnavailable, namespace
+from helpers.services.processes import wait_until
 from helpers.services.urls import pg_endpoints
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICE_VARS = (
-    "DATABASE_URL",
-    "REDIS_URL",
-    "LAB_STATE_DIR",
-    "LAB_NAMESPACE",
-    "LAB_BINARIES",
-    "LAB_PG_PORT",
-    "LAB_REDIS_PORT",
-    "LAB_PG_USER",
-    "LAB_PG_PASSWORD",
-    "LAB_PG_DB",
-)
 
 
 @pytest.fixture
@@ -327,17 +316,16 @@ def test_unusable_state_dir_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     ]
 
 
-def clean_env(state_dir: Path, **extra: str) -> dict[str, str]:
-    """This process's environment without any service variable, with a private state dir and ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
-    return {**env, "LAB_STATE_DIR": str(state_dir), **extra}
+def private_env(state_dir: Path, **extra: str) -> dict[str, str]:
+    """A clean environment (support.clean_env) with a private state dir."""
+    return clean_env(LAB_STATE_DIR=str(state_dir), **extra)
 
 
 def cli(state_dir: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "helpers", "services", *args],
         cwd=ROOT,
-        env=clean_env(state_dir, **extra_env),
+        env=private_env(state_dir, **extra_env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -346,7 +334,7 @@ def cli(state_dir: Path, *args: str, **extra_env: str) -> subprocess.CompletedPr
 
 def binder_start(state_dir: Path, *command: str) -> subprocess.CompletedProcess[str]:
     """Run the repository's `start` file as Binder does: JupyterLab's command line follows it."""
-    env = clean_env(state_dir, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = private_env(state_dir)  # this venv first on PATH, as Binder's python is
     return subprocess.run(
         [str(ROOT / "start"), *command], cwd="/", env=env, capture_output=True, text=True, timeout=180
     )
@@ -371,28 +359,27 @@ def status_routes(state_dir: Path, **env: str) -> list[str]:
     return [line.split()[1] for line in cli(state_dir, "status", **env).stdout.splitlines()]
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+async def current_database(url: str) -> str:
+    """A real query: the name of the database the PostgreSQL URL leads to."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        return str(await conn.fetchval("SELECT current_database()"))
+    finally:
+        await conn.close()
+
+
+async def redis_db_number(url: str) -> int:
+    """A real command: the number of the Redis database the URL leads to."""
+    import redis.asyncio
+
+    async with redis.asyncio.from_url(url) as client:
+        return int((await client.client_info())["db"])
 
 
 async def use_both(pg_url: str, redis_url: str) -> tuple[str, int]:
-    """A real query on each server: the database name and the Redis db number the URLs lead to."""
-    import asyncpg
-    import redis.asyncio
-
-    conn = await asyncpg.connect(pg_url)
-    try:
-        db = await conn.fetchval("SELECT current_database()")
-    finally:
-        await conn.close()
-    async with redis.asyncio.from_url(redis_url) as client:
-        number = (await client.client_info())["db"]
-    return db, int(number)
+    return await current_database(pg_url), await redis_db_number(redis_url)
 
 
 async def resets_stay_in_their_namespace(mine: Namespace, theirs: Namespace) -> None:
@@ -512,29 +499,12 @@ def test_each_server_from_system_binaries(server: LocalServer, tmp_path: Path) -
         assert server.answers(entry) and entry["source"] == found.source
         url = server.url(entry)
         if server.service is services.POSTGRES:
-            assert asyncio.run(_pg_database(url)) == "lab"
+            assert asyncio.run(current_database(url)) == "lab"
         else:
-            assert asyncio.run(_redis_ping(url))
+            assert asyncio.run(redis_db_number(url)) == 0
     finally:
         assert server.stop(tmp_path, entry)
     assert not server.answers(entry)
-
-
-async def _pg_database(url: str) -> str:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        return str(await conn.fetchval("SELECT current_database()"))
-    finally:
-        await conn.close()
-
-
-async def _redis_ping(url: str) -> bool:
-    import redis.asyncio
-
-    async with redis.asyncio.from_url(url) as client:
-        return bool(await client.ping())
 
 
 @pytest.mark.services

@@ -16,19 +16,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from support import free_port
+from support import clean_env, free_port
 
 from tools import lock
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(sys.prefix)
-
-SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "LAB_STATE_DIR", "LAB_BINARIES", "LAB_PG_PORT", "LAB_REDIS_PORT")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS and not k.startswith("PYTEST")}
-    return {**env, "PATH": f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}", **extra}
 
 
 def make(cwd: Path, *targets: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:

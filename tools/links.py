@@ -18,7 +18,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from tools import catalog
+from tools import catalog, lock
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIRST_NOTEBOOK = "notebooks/00_start_here.ipynb"
@@ -60,7 +60,7 @@ def requirement_name(requirement: str) -> str:
 
 
 def colab_requirements(
-    pyproject: Path = REPO_ROOT / "pyproject.toml", lock: Path = REPO_ROOT / "constraints.txt"
+    pyproject: Path = REPO_ROOT / "pyproject.toml", lock_file: Path = lock.LOCK
 ) -> list[str]:
     """The project's dependencies minus what Colab already has, pinned to the lock's versions.
 
@@ -68,12 +68,8 @@ def colab_requirements(
     Colab's own (attrs, packaging, ...) under its running kernel.
     """
     dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
-    pins = {}
-    for line in lock.read_text().splitlines():
-        name, sep, version = line.partition("==")
-        if sep and not line.startswith("#"):
-            pins[re.sub(r"[-_.]+", "-", name).lower()] = version.strip()
-    names = [requirement_name(dep) for dep in dependencies]
+    pins = lock.read_lock(lock_file)
+    names = [lock.normalise(requirement_name(dep)) for dep in dependencies]
     return [f"{name}=={pins[name]}" for name in names if name not in COLAB_PREINSTALLED]
 
 

@@ -77,10 +77,7 @@ def _pg_system_dirs() -> list[tuple[Path, str]]:
     if os.environ.get("CONDA_PREFIX"):
         dirs.append((Path(os.environ["CONDA_PREFIX"]) / "bin", "conda"))
     dirs += [(d, "system") for d in _newest_first(list(Path("/").glob("usr/pgsql-*/bin")))]
-    seen: dict[Path, str] = {}
-    for path, source in dirs:
-        seen.setdefault(path, source)  # de-duplicate, keep the first label and the order
-    return list(seen.items())
+    return _first_of_each(dirs)
 
 
 def _redis_system_paths() -> list[tuple[Path, str]]:
@@ -93,8 +90,13 @@ def _redis_system_paths() -> list[tuple[Path, str]]:
     paths.append((Path("/opt/homebrew/bin/redis-server"), "Homebrew"))
     if os.environ.get("CONDA_PREFIX"):
         paths.append((Path(os.environ["CONDA_PREFIX"]) / "bin" / "redis-server", "conda"))
+    return _first_of_each(paths)
+
+
+def _first_of_each(candidates: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """Candidates without repeats, in order; a path found twice keeps its first label."""
     seen: dict[Path, str] = {}
-    for path, source in paths:
+    for path, source in candidates:
         seen.setdefault(path, source)
     return list(seen.items())
 

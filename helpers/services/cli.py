@@ -9,7 +9,7 @@ from typing import Any
 from . import binaries
 from .compose import COMPOSE_FILE, compose, compose_port, compose_url, docker_ready
 from .local import LocalServer
-from .resolution import _resolve, unavailable_message
+from .resolution import resolve_service, unavailable_message
 from .servers import SERVERS
 from .state import StartError, locked, read_state, state_dir, write_state
 from .urls import SERVICES, Service, env_url, mask_url
@@ -134,7 +134,7 @@ def _missing_binaries_message(missing: list[LocalServer], prefer: str) -> str:
 def cmd_status() -> int:
     all_answer = True
     for service in SERVICES:
-        found = _resolve(service)
+        found = resolve_service(service)
         all_answer &= found.answers
         if found.route == "none":
             print(f"{service.label:<11} {'none':<8} {unavailable_message(found)}")

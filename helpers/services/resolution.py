@@ -55,7 +55,7 @@ def redis_url() -> str:
 
 
 def _url_or_raise(service: Service) -> str:
-    found = _resolve(service)
+    found = resolve_service(service)
     if found.answers and found.url:
         return found.url
     # `from None`: no chained context, so a notebook shows this one line and nothing else.
@@ -77,10 +77,11 @@ def resolve(kind: str) -> Resolution:
     """Which route ``"postgres"`` or ``"redis"`` resolves to right now, without raising (for diagnostics)."""
     if kind not in BY_KEY:
         raise ValueError(f"kind must be 'postgres' or 'redis', got {kind!r}")
-    return _resolve(BY_KEY[kind].service)
+    return resolve_service(BY_KEY[kind].service)
 
 
-def _resolve(service: Service) -> Resolution:
+def resolve_service(service: Service) -> Resolution:
+    """Which route a service resolves to right now (``resolve`` takes its name instead)."""
     url = env_url(service)
     if url:
         return Resolution(service, "env", url, env_url_answers(service, url), f"from {service.env_var}")
@@ -94,4 +95,12 @@ def _resolve(service: Service) -> Resolution:
     return Resolution(service, "none", None, False)
 
 
-__all__ = ["SERVICES", "Resolution", "ServiceUnavailable", "postgres_url", "redis_url", "resolve"]
+__all__ = [
+    "SERVICES",
+    "Resolution",
+    "ServiceUnavailable",
+    "postgres_url",
+    "redis_url",
+    "resolve",
+    "resolve_service",
+]
