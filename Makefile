@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 NB     ?= notebooks
-# The README's test command: helper tests, structure and exercise tests, and strict nbval.
-PYTEST_ARGS ?= --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300
+# The README's test command: helper tests, structure and exercise tests, and strict nbval, on two
+# workers (a notebook stays on one; notebooks marked solo in course.toml run alone: conftest.py).
+TEST_WORKERS ?= 2
+PYTEST_ARGS ?= --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300 \
+	-n $(TEST_WORKERS) --dist loadfile
 # JupyterLab refuses to start as root unless told; containers, Colab and CI run as root.
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 # JupyterLab's settings override (no first-run news prompt, no update check), shipped in jupyter/.

@@ -45,6 +45,7 @@ class Notebook:
     topics: str
     executes_s: float
     assign: str
+    solo: bool = False  # measures CPU: runs while no other test runs (conftest.py)
 
     @property
     def path(self) -> Path:

@@ -24,6 +24,8 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from helpers.tasks import alive_since as tasks_alive_since  # tasks a check's learner code left running
+
 __all__ = [
     "CheckFailed",
     "expect",
@@ -140,14 +142,6 @@ def _translate(title: str, exc: BaseException, timeout: float | None) -> None:
         f"your code raised {type(exc).__name__}: {exc}",
         "read the traceback above this message; run your function alone in a cell to see the error",
     ) from exc
-
-
-def tasks_alive_since(before: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
-    """Tasks created after the snapshot ``before = asyncio.all_tasks()`` that have not finished.
-
-    The kernel runs every cell inside tasks of its own, so "no task left" means "none of ours".
-    """
-    return [t for t in asyncio.all_tasks() - before if not t.done()]
 
 
 async def in_own_task(awaitable: Awaitable[T]) -> T:

@@ -87,6 +87,12 @@ async def check_fetch_all(fetch_all: Callable[..., Awaitable[Any]], server: Any)
     )
     results, failures = value
     expect(
+        slow not in results,
+        "the /delay/3 request succeeded after 3 s: the session's 0.5 s total timeout did not apply to it",
+        "make every request with the session you were given, and pass no timeout= to session.get: a "
+        "per-request ClientTimeout replaces the session's whole one (derive it: attrs.evolve(session.timeout, ...))",
+    )
+    expect(
         created not in failures,
         f"the 201 Created answer was counted as a failure ({failures.get(created)!r})",
         "every 2xx status is a success: call resp.raise_for_status() instead of comparing status == 200",
@@ -238,6 +244,7 @@ async def check_download_all(download_all: Callable[..., Awaitable[Any]], server
     bodies += [
         (f"/stream-bytes/{250_000 * i + 1}?seed={i}&chunk_size=8192", 250_000 * i + 1, i) for i in range(1, 6)
     ]
+    bodies.reverse()  # the biggest first: downloads then finish in another order than the urls
     urls = [base + path for path, _, _ in bodies]
     async with aiohttp.ClientSession() as own:
         expected = []
@@ -274,8 +281,13 @@ async def check_download_all(download_all: Callable[..., Awaitable[Any]], server
         "write every chunk of resp.content.iter_chunked(64 * 1024), in order, and close the file before renaming",
     )
     expect(
+        digests == expected or sorted(map(str, digests)) != sorted(expected),
+        "the returned digests are right but in the order the downloads finished",
+        "return them in the order of urls: keep each task and read task.result(), or store digest i at index i",
+    )
+    expect(
         digests == expected,
-        "the returned digests do not match the files' sha256 (or are not in the order of urls)",
+        "the returned digests do not match the files' sha256",
         "update hashlib.sha256() with every chunk and return .hexdigest(), in the order of urls",
     )
     expect(
@@ -287,6 +299,14 @@ async def check_download_all(download_all: Callable[..., Awaitable[Any]], server
         stats["peak_in_flight"] >= 2,
         "the downloads ran one at a time",
         "start the downloads together in an asyncio.TaskGroup; the limit caps them, it does not serialise them",
+    )
+    # Connections go back to the session's pool and are reused: with `limit` downloads at a time the
+    # server sees `limit` connections. A session per download opens one connection per URL.
+    expect(
+        stats["connections"] <= 2 * limit,
+        f"the server accepted {stats['connections']} connections for {len(urls)} downloads, at most {limit} at once",
+        "make every request with the session you were given (its pool reuses connections), not a new "
+        "ClientSession per download",
     )
     seen = list(dict.fromkeys(watch.on_loop))  # in order, without repeats
     expect(
@@ -322,7 +342,7 @@ async def check_download_all(download_all: Callable[..., Awaitable[Any]], server
         (urls[8], expected[8]),
         (urls[3], expected[3]),
     ]
-    await _check_failure(download_all, plan, limit, "a download cut short by a 0.8 s deadline", deadline=0.8)
+    await _check_failure(download_all, plan, limit, "a download cut short by a 0.5 s deadline", deadline=0.5)
     return (
         f"{len(urls)} files match the server's sha256, at most {limit} in flight, files written off "
         "the loop, no partial file after a 500, a dropped connection or a deadline"
@@ -365,9 +385,16 @@ async def _check_failure(
         "start the downloads in an asyncio.TaskGroup: one failure cancels the rest before it raises",
     )
     left = _leftovers(found, good)
+    in_place = [name for name in left if name.endswith(".bin")]
+    expect(
+        not in_place,
+        f"after {what}, the folder holds {in_place}: a partial or failed download under its final name",
+        "do not write straight to the final name: write to a temporary file (i.bin.part) and rename it "
+        "into place only when it is complete (PartFile in the notebook does this)",
+    )
     expect(
         not left,
-        f"after {what}, the folder still holds {left}: partial or failed files",
-        "write to a temporary file, rename it only when complete, and delete it on any failure, "
-        "cancellation included, after any file job still running (PartFile in the notebook does all this)",
+        f"after {what}, the folder still holds {left}: partial temporary files",
+        "delete the temporary file on any failure, cancellation included, after any file job still "
+        "running (PartFile in the notebook does all this)",
     )

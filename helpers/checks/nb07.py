@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -50,6 +51,19 @@ def _shown(exc: BaseException | None) -> str:
 
 
 # ------------------------------------------------------------------ fetch_with_retries
+
+
+class _HighRng(random.Random):
+    """A generator that always draws (almost) 1.0 and counts its draws: full jitter then waits its
+    whole window, so the waits are known in advance, and a loop that never draws is seen."""
+
+    def __init__(self) -> None:
+        super().__init__(7)
+        self.draws = 0
+
+    def random(self) -> float:
+        self.draws += 1
+        return 1.0 - 1e-9
 
 
 @exercise("fetch_with_retries", timeout=40)
@@ -95,7 +109,9 @@ async def check_fetch_with_retries(fetch_with_retries: Callable[..., Awaitable[A
         )
 
         # 2. 503 forever, five attempts: raise after exactly five requests, naming the status.
-        value, exc, path = await call("codes=503", n=5)
+        high = _HighRng()
+        backoff_base, backoff_cap = 0.02, 0.05
+        value, exc, path = await call("codes=503", n=5, base=backoff_base, cap=backoff_cap, rng=high)
         expect(
             exc is not None,
             f"after {count(path)} answers of 503 fetch_with_retries returned {value!r}",
@@ -111,9 +127,30 @@ async def check_fetch_with_retries(fetch_with_retries: Callable[..., Awaitable[A
             f"503 forever raised {type(exc).__name__} without naming the status 503",
             "re-raise the last ClientResponseError (its .status is 503), or put the status in your message",
         )
+        # With `high`, full jitter waits its whole window: base·2^(attempt-1), capped.
+        windows = [min(backoff_cap, backoff_base * 2 ** (k - 1)) for k in range(1, 5)]
+        starts = [r.started for r in server.requests(path)]
+        gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+        short = [(g, w) for g, w in zip(gaps, windows, strict=False) if g < 0.9 * w]
+        expect(
+            not short,
+            "503 forever: a retry reached the server "
+            + (
+                f"{short[0][0] * 1000:.0f} ms after the previous attempt, where the backoff was {short[0][1] * 1000:.0f} ms"
+                if short
+                else ""
+            ),
+            "wait between attempts: asyncio.sleep(full_jitter(attempt, base, cap, rng)), which grows with each attempt",
+        )
+        expect(
+            high.draws > 0,
+            "503 forever: four waits, and not one number was drawn from the rng you were given",
+            "add jitter with the given rng, full_jitter(attempt, base, cap, rng): without it every client retries "
+            "at the same moments (and a seeded rng makes a run reproducible)",
+        )
 
         # 3. No answer, then 200: the timed-out attempt is retried.
-        value, exc, path = await call("codes=hang,200", timeout=0.2)
+        value, exc, path = await call("codes=hang,200", timeout=0.2, limit=3.0)
         expect(
             exc is None,
             f"a hang, then 200, ended in {_shown(exc)} after {count(path)} request(s)",
@@ -164,8 +201,40 @@ async def check_fetch_with_retries(fetch_with_retries: Callable[..., Awaitable[A
             f"the retry came {gap:.3f} s after the 429, but the server said Retry-After: 0.3",
             "read the header (retry_after(exc.headers)) and sleep that long instead of your own backoff",
         )
+        expect(
+            gap < 0.3 + 0.4,
+            f"the retry came {gap:.2f} s after the 429, but the server said Retry-After: 0.3",
+            "sleep what Retry-After says (retry_after() returns seconds), not longer",
+        )
 
-    # 7. A server that drops every connection: connection errors are retried too.
+        # 7. The caller's deadline: its cancellation must end the retrying, not be retried.
+        key = f"nb07-{run}-deadline"
+        deadline, started = 0.2, time.perf_counter()
+        try:
+            async with asyncio.timeout(deadline):
+                await outcome(
+                    fetch_with_retries(
+                        session,
+                        f"{server.url}/sequence/{key}?codes=503",
+                        50,
+                        base=0.01,
+                        cap=0.05,
+                        timeout=0.5,
+                        rng=random.Random(7),
+                    ),
+                    limit=5.0,
+                )
+        except TimeoutError:
+            pass
+        late = [r for r in server.requests(f"/sequence/{key}") if r.started > started + deadline + 0.1]
+        expect(
+            len(late) <= 1,
+            f"after the caller's {deadline} s deadline, {len(late)} more requests reached the server",
+            "never retry asyncio.CancelledError (nor catch BaseException): when the caller's deadline cancels "
+            "your task, let the cancellation out",
+        )
+
+    # 8. A server that drops every connection: connection errors are retried too.
     dropped = 0
 
     async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -237,7 +306,17 @@ async def check_pay(pay: Callable[..., Awaitable[Any]], server: Any) -> str:
             "send an Idempotency-Key header, the same key on every attempt of one payment "
             "(uuid.uuid4() once, before the loop)"
         )
-        expect(len(copies) <= 1, f"one payment was recorded {len(copies)} times", same_key_hint)
+        keys = {p.get("idempotency_key") for p in copies}
+        expect(
+            len(copies) <= 1 or keys != {None},
+            f"one payment was recorded {len(copies)} times: its attempts carried no Idempotency-Key header",
+            same_key_hint,
+        )
+        expect(
+            len(copies) <= 1,
+            f"one payment was recorded {len(copies)} times, under {len(keys)} different Idempotency-Keys",
+            "make the key once per payment, before the retry loop, and send that same key on every attempt",
+        )
         expect(
             exc is None,
             f"a payment that needed three attempts ended in {_shown(exc)} after {posts} POST(s)",
@@ -279,5 +358,24 @@ async def check_pay(pay: Callable[..., Awaitable[Any]], server: Any) -> str:
             len(copies) == 1,
             f"a payment retried three times was recorded {len(copies)} times",
             "use one Idempotency-Key for all attempts of a payment",
+        )
+
+        # 4. Two separate payments with the same content (the same coffee, bought twice): two records.
+        twice = {"order": f"{run}-4", "amount": 350}
+        for _ in range(2):
+            value, exc = await outcome(
+                pay(session, f"{server.url}/payments", dict(twice), attempts=2), limit=10.0
+            )
+            expect(
+                exc is None,
+                f"a payment with no failures ended in {_shown(exc)}",
+                "return the server's answer",
+            )
+        copies = recorded(await _payments(session, server), twice["order"])
+        expect(
+            len(copies) == 2,
+            f"two separate payments with the same content were recorded {len(copies)} time(s), not twice",
+            "a key derived from the payment's content is the same for two payments that look alike: make a "
+            "fresh key (uuid.uuid4()) in each call of pay",
         )
     return "each payment recorded exactly once, however many attempts; failures raise"
