@@ -34,6 +34,7 @@ __all__ = [
     "stub_of",
     "tasks_alive_since",
     "stop_stray_tasks",
+    "being_cancelled",
     "in_own_task",
     "outcome",
     "Hung",
@@ -142,6 +143,17 @@ def _translate(title: str, exc: BaseException, timeout: float | None) -> None:
         f"your code raised {type(exc).__name__}: {exc}",
         "read the traceback above this message; run your function alone in a cell to see the error",
     ) from exc
+
+
+def being_cancelled() -> bool:
+    """True when the running task itself has a cancel request pending.
+
+    A check that catches ``CancelledError`` from learner code asks this first: if it is true, the
+    check itself is being cancelled (Ctrl-C, a timeout around it) and must re-raise; otherwise the
+    learner's code let a CancelledError out, which is the learner's mistake to report.
+    """
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0
 
 
 async def in_own_task(awaitable: Awaitable[T]) -> T:

@@ -14,13 +14,44 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 from helpers.checks import exercise, expect, leaf_exceptions, tasks_alive_since
 from helpers.checks.scenarios import attempt, clean_up
 
 __all__ = ["check_call_async", "check_first_successful"]
+
+
+class _Suspensions:
+    """Await ``awaitable`` as a Task would, counting how often it suspends (``count``).
+
+    Every value it yields (a Future, or None for a bare yield) goes up to the Task unchanged, and
+    whatever the Task sends or throws back goes down to it: only the counting is added.
+    """
+
+    def __init__(self, awaitable: Awaitable[Any]) -> None:
+        self.awaitable, self.count = awaitable, 0
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        inner = self.awaitable.__await__()
+        sent: Any = None
+        thrown: BaseException | None = None
+        while True:
+            try:
+                if thrown is not None:
+                    error, thrown = thrown, None
+                    step = inner.throw(error)
+                else:
+                    step = inner.send(sent)
+            except StopIteration as finished:
+                return finished.value
+            self.count += 1
+            sent = None
+            try:
+                sent = yield step
+            except BaseException as exc:  # noqa: BLE001 - a cancellation thrown in by the Task: pass it on
+                thrown = exc
 
 
 @exercise("call_async", timeout=10)
@@ -39,7 +70,23 @@ async def check_call_async(call_async: Callable[..., Awaitable[Any]]) -> str:
         f"call_async(...) returned {type(waiting).__name__}, not something to await",
         "define it with `async def call_async(api, *args):` and return the value after awaiting a future",
     )
-    value = await waiting
+    try:
+        value = await waiting
+    except asyncio.InvalidStateError as exc:
+        expect(
+            False,
+            f"call_async raised InvalidStateError: {exc}",
+            "the future had no result yet: fut.result() does not wait for one; `return await fut` does",
+        )
+        raise
+    except RuntimeError as exc:
+        expect(
+            "running" not in str(exc),
+            f"call_async raised RuntimeError: {exc}",
+            "this code already runs inside the event loop: instead of loop.run_until_complete(fut) "
+            "(or asyncio.run), `return await fut`",
+        )
+        raise
     expect(
         calls == ["ping"],
         f"the API was called {len(calls)} times with {calls!r}",
@@ -49,6 +96,20 @@ async def check_call_async(call_async: Callable[..., Awaitable[Any]]) -> str:
         value == "PING",
         f"call_async(shout, 'ping') returned {value!r}, expected 'PING'",
         "create `fut = loop.create_future()`, let the callback do `fut.set_result(value)`, and `return await fut`",
+    )
+
+    # Awaiting a future suspends the caller once, until the callback completes it; code that polls
+    # for the answer instead wakes up again and again. Counted, so the machine's speed does not matter.
+    def later_shout(word: str, callback: Callable[[str], None]) -> asyncio.TimerHandle:
+        return loop.call_later(0.2, callback, word.upper())
+
+    counted = _Suspensions(call_async(later_shout, "pong"))
+    value = await counted
+    expect(
+        value == "PONG" and counted.count <= 2,
+        f"while waiting 0.2 s for one answer, call_async woke up {counted.count} times (and returned {value!r})",
+        "that is polling: instead of checking again and again whether the answer has come, await a future "
+        "that the callback completes (`fut.set_result(value)`); it wakes you exactly once",
     )
 
     # The caller gives up before the API answers: the answer still comes, later, to a cancelled future.
@@ -125,18 +186,28 @@ async def check_first_successful(first_successful: Callable[[list[Any]], Awaitab
             f"these coroutines never started: {never}",
             "wrap every coroutine in a task first (asyncio.create_task), so they all run at once",
         )
+        # Looked at before anything else runs: a task asked to stop but not awaited has a cancel
+        # request pending (Task.cancelling()) and has not yet seen its CancelledError.
+        left = tasks_alive_since(before)
+        running = sorted(name for name in ("slow", "stuck") if log.get(name) == "started")
+        expect(
+            not any(task.cancelling() for task in left),
+            f"the losers {running} were cancelled but not awaited: still running when first_successful returned",
+            "task.cancel() only asks; await the cancelled tasks too "
+            "(asyncio.gather(*tasks, return_exceptions=True)) so their cleanup finishes before you return",
+        )
+        expect(
+            not left,
+            f"the losers {running} were never cancelled: still running after first_successful returned",
+            "cancel the tasks that are still running, then await them "
+            "(asyncio.gather(*tasks, return_exceptions=True)); a `finally` block is a good place",
+        )
         losers = {name: log[name] for name in ("slow", "stuck")}
         expect(
             all(state == "cancelled" for state in losers.values()),
             f"the losers ended as {losers}, expected both 'cancelled'",
             "cancel the tasks that are still running, then await them "
             "(asyncio.gather(*tasks, return_exceptions=True)) so their cleanup finishes before you return",
-        )
-        left = tasks_alive_since(before)
-        expect(
-            not left,
-            f"{len(left)} task(s) still running after first_successful returned",
-            "await every task you cancelled before returning (a `finally` block is a good place)",
         )
     finally:
         await clean_up(coros, before)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, cast
 
-from helpers.checks import exercise, expect, tasks_alive_since
+from helpers.checks import being_cancelled, exercise, expect, tasks_alive_since
 from helpers.checks.scenarios import attempt, clean_up
 
 __all__ = ["check_gather_with_deadline", "check_resilient_worker"]
@@ -34,17 +34,35 @@ async def check_gather_with_deadline(
     coros = [attempt(log, *step) for step in plan]
     try:
         started = time.perf_counter()
+        # Awaited in this very task, not in a task of its own: the moment it returns, before the loop
+        # runs anything else, shows whether the late tasks were cancelled *and awaited*.
         try:
-            async with asyncio.timeout(5 * deadline):
+            async with asyncio.timeout(5 * deadline) as limit:
                 results = await gather_with_deadline(coros, deadline)
         except TimeoutError:
             expect(
-                False,
+                not limit.expired(),
                 f"still waiting {5 * deadline:.1f} s after starting, with a deadline of {deadline} s",
                 "stop waiting at the deadline: asyncio.wait(tasks, timeout=seconds), or asyncio.timeout(seconds) "
                 "around a TaskGroup — then cancel what is still running",
             )
+            expect(
+                False,
+                f"a TimeoutError came out of gather_with_deadline after {time.perf_counter() - started:.2f} s",
+                "the caller wants partial results, not an error: catch the TimeoutError (or use asyncio.wait(tasks, "
+                "timeout=seconds), which does not raise) and return each finished task's result, None for the rest",
+            )
+        except asyncio.CancelledError:
+            if being_cancelled():
+                raise  # the check itself is being cancelled
+            expect(
+                False,
+                "gather_with_deadline raised CancelledError",
+                "a cancelled task is done too, and task.result() on it raises CancelledError: take the results of "
+                "the tasks in `done`, or check task.cancelled() before task.result()",
+            )
         took = time.perf_counter() - started
+        left = tasks_alive_since(before)
         first_end = next((i for i, e in enumerate(events) if not e.endswith("started")), len(events))
         expect(
             sum(e.endswith("started") for e in events[:first_end]) == len(plan),
@@ -57,18 +75,26 @@ async def check_gather_with_deadline(
             f"returned {results!r}, expected ['q', None, 'm', None]",
             "return one entry per coroutine in the order given: its result if it finished in time, None if not",
         )
+        running = sorted(name for name in ("late", "stuck") if log.get(name) == "started")
+        expect(
+            not any(task.cancelling() for task in left),
+            f"the late coroutines {running} were cancelled but not awaited: still running when "
+            "gather_with_deadline returned",
+            "task.cancel() only asks; await the cancelled tasks too "
+            "(asyncio.gather(*pending, return_exceptions=True)) so their cleanup runs before you return",
+        )
+        expect(
+            not left,
+            f"the late coroutines {running} were never cancelled: still running after gather_with_deadline returned",
+            "asyncio.wait(..., timeout=...) neither raises nor cancels: cancel the tasks still pending at the "
+            "deadline, then await them (asyncio.gather(*pending, return_exceptions=True))",
+        )
         late = {name: log.get(name, "never started") for name in ("late", "stuck")}
         expect(
             all(state == "cancelled" for state in late.values()),
             f"the late coroutines ended as {late}",
             "cancel the tasks still running at the deadline and await them "
             "(asyncio.gather(*pending, return_exceptions=True)) so their cleanup runs before you return",
-        )
-        left = tasks_alive_since(before)
-        expect(
-            not left,
-            f"{len(left)} task(s) still running after gather_with_deadline returned",
-            "await every task you cancelled before returning",
         )
         # Generous: the deadline plus the late tasks' cleanup should take about `deadline`.
         expect(
@@ -151,6 +177,13 @@ async def check_resilient_worker(
         )
         queue.put_nowait(_long)
         await asyncio.sleep(0.05)  # the worker is now in the middle of the long job
+        ended = worker.done() and not worker.cancelled()
+        how = f"raised {worker.exception()!r}" if ended and worker.exception() else "returned"
+        expect(
+            not ended,
+            f"the worker {how} as soon as the queue ran empty, before the next job came",
+            "a worker runs forever: loop with `while True` and wait for the next job in `await queue.get()`",
+        )
         worker.cancel()
         done, _ = await asyncio.wait({worker}, timeout=1.0)
         expect(

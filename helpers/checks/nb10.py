@@ -9,14 +9,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from helpers import crawlsite
-from helpers.checks import exercise, expect
+from helpers.checks import exercise, expect, stop_stray_tasks, tasks_alive_since
 from helpers.cpu import hash_rounds
 from helpers.timeline import LagMonitor
 
@@ -26,6 +26,9 @@ PAGES = [f"/site/page/{n}" for n in range(1, 49)]
 # 48 commits at once: tens of ms on a RAM disk, up to seconds on a busy one. The thread check below
 # is what rejects it for certain.
 ARCHIVE_LAG_LIMIT = 0.2
+# A worker thread's sqlite3.connect waits this long at most for the loop to run one callback: a loop
+# that waits for the thread instead stalls this long, far above ARCHIVE_LAG_LIMIT.
+LOOP_ANSWER_LIMIT = 1.0
 ROUNDS = 100_000  # hash_rounds(body, ROUNDS): about 0.1 s of pure-Python work per body on an idle machine
 FINGERPRINT_URLS = 4
 
@@ -37,9 +40,10 @@ class _SqliteWatch:
     installs a trace callback on each connection; the callback runs in the thread that executes.
     """
 
-    def __init__(self) -> None:
-        self.loop_thread = threading.get_ident()
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop, self.loop_thread = loop, threading.get_ident()
         self.calls: list[tuple[int, str]] = []
+        self.loop_was_waiting = 0  # connects in a worker thread that the loop did not answer in time
         self._lock = threading.Lock()
         self._real = sqlite3.connect
 
@@ -52,6 +56,15 @@ class _SqliteWatch:
 
         def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
             self._record("sqlite3.connect(...)")
+            if threading.get_ident() != self.loop_thread:
+                # A worker thread waits until the loop runs one callback. A loop that is busy waiting
+                # for this very thread (shutdown(wait=True), future.result()) cannot, and shows it;
+                # and code that returns without awaiting the thread returns before any row is written.
+                answered = threading.Event()
+                self.loop.call_soon_threadsafe(answered.set)
+                if not answered.wait(LOOP_ANSWER_LIMIT):
+                    with self._lock:
+                        self.loop_was_waiting += 1
             conn = real(*args, **kwargs)
             conn.set_trace_callback(self._record)
             return conn
@@ -69,6 +82,46 @@ class _SqliteWatch:
         return sum(1 for _, statement in self.calls if statement.strip().upper() == "COMMIT")
 
 
+class _ThreadJobs:
+    """While active, notes every thread pool created and every job submitted from the loop's thread."""
+
+    def __init__(self) -> None:
+        self.loop_thread = threading.get_ident()
+        self.created: list[ThreadPoolExecutor] = []
+        self.jobs: list[Future[Any]] = []
+        self._real_init, self._real_submit = ThreadPoolExecutor.__init__, ThreadPoolExecutor.submit
+
+    def __enter__(self) -> _ThreadJobs:
+        watch, real_init, real_submit = self, self._real_init, self._real_submit
+
+        def init(executor: ThreadPoolExecutor, *args: Any, **kwargs: Any) -> None:
+            real_init(executor, *args, **kwargs)
+            if threading.get_ident() == watch.loop_thread:
+                watch.created.append(executor)
+
+        def submit(executor: ThreadPoolExecutor, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+            future = real_submit(executor, fn, *args, **kwargs)
+            if threading.get_ident() == watch.loop_thread:
+                watch.jobs.append(future)
+            return future
+
+        setattr(ThreadPoolExecutor, "__init__", init)  # noqa: B010 - mypy refuses a plain assignment
+        setattr(ThreadPoolExecutor, "submit", submit)  # noqa: B010
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        setattr(ThreadPoolExecutor, "__init__", self._real_init)  # noqa: B010
+        setattr(ThreadPoolExecutor, "submit", self._real_submit)  # noqa: B010
+
+    def running(self) -> list[Future[Any]]:
+        return [job for job in self.jobs if not job.done()]
+
+    def left_open(self, loop: asyncio.AbstractEventLoop) -> list[ThreadPoolExecutor]:
+        """Pools created during the call and still accepting work (asyncio's own default one aside)."""
+        default = getattr(loop, "_default_executor", None)
+        return [pool for pool in self.created if pool is not default and not getattr(pool, "_shutdown", True)]
+
+
 def _read_pages(db_path: Path) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(db_path)
     try:
@@ -79,21 +132,33 @@ def _read_pages(db_path: Path) -> list[tuple[Any, ...]]:
 
 @exercise("Archiver off the loop", timeout=60)
 async def check_archiver(archiver_class: Callable[[Path], Any]) -> str:
+    loop = asyncio.get_running_loop()
     tmp = tempfile.TemporaryDirectory(prefix="nb10-check-")
     try:
         db_path = Path(tmp.name) / "archive.db"
-        archiver = archiver_class(db_path)
         async with aiohttp.ClientSession() as session:
-            with _SqliteWatch() as watch:
-                async with LagMonitor() as lag:
-                    try:
-                        saved = await archiver.archive(session, list(PAGES))
-                    except sqlite3.ProgrammingError as exc:  # a connection used from another thread
-                        expect(
-                            False,
-                            f"sqlite3 refused: {str(exc).split('.')[0]}",
-                            "open the connection inside the function that runs in the thread (and close it there)",
-                        )
+            with _SqliteWatch(loop) as watch, _ThreadJobs() as jobs:
+                try:
+                    async with LagMonitor() as lag:
+                        before = asyncio.all_tasks()
+                        try:
+                            archiver = archiver_class(db_path)
+                            saved = await archiver.archive(session, list(PAGES))
+                        except sqlite3.ProgrammingError as exc:  # a connection used from another thread
+                            expect(
+                                False,
+                                f"sqlite3 refused: {str(exc).split('.')[0]}",
+                                "open the connection inside the function that runs in the thread (and close it there)",
+                            )
+                        # Nothing may still be at work once archive() has returned (no await since).
+                        unfinished, still_running = tasks_alive_since(before), jobs.running()
+                        left_open = jobs.left_open(loop)
+                finally:  # whatever the learner left behind stops here, before the files go
+                    await stop_stray_tasks(before)
+                    for job in jobs.running():
+                        await asyncio.wait_for(asyncio.wrap_future(job), 30)
+                    for pool in jobs.left_open(loop):
+                        await asyncio.to_thread(pool.shutdown)
         try:
             rows = await asyncio.to_thread(_read_pages, db_path)
         except sqlite3.OperationalError:  # no table: nothing was saved
@@ -114,6 +179,25 @@ async def check_archiver(archiver_class: Callable[[Path], Any]) -> str:
         else "",
         "put connect, execute, commit and close into one plain (def) method and call it with "
         "`await asyncio.to_thread(self._save, rows)`: the connection is then opened in the thread that uses it",
+    )
+    expect(
+        not watch.loop_was_waiting,
+        "the loop's thread stood still while the worker thread saved the rows: it was waiting for that thread",
+        "await the thread's work (`await asyncio.to_thread(...)`): calling future.result() or "
+        "pool.shutdown(wait=True) inside a coroutine blocks the loop until the thread is done",
+    )
+    expect(
+        not unfinished and not still_running,
+        f"archive() returned while {len(unfinished) + len(still_running)} piece(s) of its work were still "
+        "running: the rows were not saved yet",
+        "await the save (`await asyncio.to_thread(self._save, rows)`): a task or an executor future that nobody "
+        "awaits lets archive() return before its work is done",
+    )
+    expect(
+        not left_open,
+        f"archive() left {len(left_open)} thread pool(s) it created running, with their threads",
+        "use `await asyncio.to_thread(...)` (asyncio's own pool), or shut the pool you made down without "
+        "blocking the loop: `await asyncio.to_thread(pool.shutdown)`",
     )
     expect(
         lag.max_lag < ARCHIVE_LAG_LIMIT,
@@ -141,12 +225,13 @@ class _WatchedPool(ProcessPoolExecutor):
 
     def __init__(self) -> None:
         super().__init__(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+        self.loop_thread = threading.get_ident()
         self._lock = threading.Lock()
         self.reset_counts()
 
     def reset_counts(self) -> None:
         with self._lock:
-            self.submitted = self.pending = self.peak_pending = 0
+            self.submitted = self.pending = self.peak_pending = self.waited_on_loop = 0
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         with self._lock:  # count before submitting: a fast job may finish before submit returns
@@ -155,11 +240,42 @@ class _WatchedPool(ProcessPoolExecutor):
             self.peak_pending = max(self.peak_pending, self.pending)
         future = super().submit(fn, *args, **kwargs)
         future.add_done_callback(self._finished)
+        real_result = future.result
+
+        def result(timeout: float | None = None) -> Any:
+            if threading.get_ident() == self.loop_thread and not future.done():
+                self.waited_on_loop += 1  # the loop's thread blocks here until the job is done
+            return real_result(timeout)
+
+        future.result = result  # type: ignore[method-assign]
         return future
 
     def _finished(self, _: Future[Any]) -> None:
         with self._lock:
             self.pending -= 1
+
+
+class _NewProcessPools:
+    """While active, notes every ProcessPoolExecutor created on the loop's thread (the check's own aside)."""
+
+    def __init__(self) -> None:
+        self.loop_thread = threading.get_ident()
+        self.created: list[ProcessPoolExecutor] = []
+        self._real_init = ProcessPoolExecutor.__init__
+
+    def __enter__(self) -> _NewProcessPools:
+        watch, real_init = self, self._real_init
+
+        def init(executor: ProcessPoolExecutor, *args: Any, **kwargs: Any) -> None:
+            real_init(executor, *args, **kwargs)
+            if threading.get_ident() == watch.loop_thread:
+                watch.created.append(executor)
+
+        setattr(ProcessPoolExecutor, "__init__", init)  # noqa: B010 - mypy refuses a plain assignment
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        setattr(ProcessPoolExecutor, "__init__", self._real_init)  # noqa: B010
 
 
 async def _body(session: aiohttp.ClientSession, url: str) -> bytes:
@@ -173,6 +289,7 @@ async def check_fingerprints(fingerprints: Callable[..., Awaitable[dict[str, str
     loop = asyncio.get_running_loop()
     urls = [f"{base_url}/bytes/4096?seed={seed}" for seed in range(FINGERPRINT_URLS)]
     pool = _WatchedPool()
+    own_pools = _NewProcessPools()
     try:
         # Start both workers first, so process start-up (done inside submit) is not blamed on you.
         await asyncio.gather(*(loop.run_in_executor(pool, hash_rounds, b"warm-up", 10) for _ in range(2)))
@@ -181,15 +298,17 @@ async def check_fingerprints(fingerprints: Callable[..., Awaitable[dict[str, str
         one_hash = time.perf_counter() - started
         pool.reset_counts()
         async with aiohttp.ClientSession() as session:
-            async with LagMonitor() as lag:
-                result = await fingerprints(session, list(urls), pool, ROUNDS)
+            with _ThreadJobs() as threads, own_pools:
+                async with LagMonitor() as lag:
+                    result = await fingerprints(session, list(urls), pool, ROUNDS)
             bodies = await asyncio.gather(*(_body(session, url) for url in urls))
-        submitted, peak = pool.submitted, pool.peak_pending
+        submitted, peak, waited_on_loop = pool.submitted, pool.peak_pending, pool.waited_on_loop
         digests = await asyncio.gather(
             *(loop.run_in_executor(pool, hash_rounds, body, ROUNDS) for body in bodies)
         )
     finally:
-        await asyncio.to_thread(pool.shutdown)  # shutdown(wait=True) joins processes: not on the loop
+        for own in [pool, *own_pools.created]:  # shutdown(wait=True) joins processes: not on the loop
+            await asyncio.to_thread(own.shutdown)
 
     expected = dict(zip(urls, digests, strict=True))
     expect(
@@ -204,9 +323,33 @@ async def check_fingerprints(fingerprints: Callable[..., Awaitable[dict[str, str
         "hash the raw body (await resp.read(), not .text()) with hash_rounds(body, rounds)",
     )
     expect(
+        not own_pools.created,
+        f"your code created {len(own_pools.created)} process pool(s) of its own and sent "
+        f"{submitted} of {len(urls)} hashes to the pool it was given",
+        "use the pool you were given for every hash: a new pool (one per item, or per call) starts new "
+        "worker processes each time",
+    )
+    expect(
+        submitted or not threads.jobs,
+        f"{len(threads.jobs)} jobs went to a thread pool and none to the process pool",
+        "under the GIL, threads take turns at pure-Python work like hash_rounds: send it to the process pool "
+        "you were given, `await loop.run_in_executor(pool, hash_rounds, body, rounds)`",
+    )
+    expect(
+        submitted,
+        f"no job reached the pool: the hashes ran on the loop's thread (its heartbeat was "
+        f"{lag.max_lag * 1000:.0f} ms late)",
+        "run each hash in the pool you were given: `await loop.run_in_executor(pool, hash_rounds, body, rounds)`",
+    )
+    expect(
         submitted >= len(urls),
         f"only {submitted} jobs were submitted to the pool for {len(urls)} URLs",
         "run each hash in the pool you were given: `await loop.run_in_executor(pool, hash_rounds, body, rounds)`",
+    )
+    expect(
+        not waited_on_loop,
+        f"the loop's thread waited {waited_on_loop} time(s) for a job of the pool (future.result() or pool.map())",
+        "await the pool's result with run_in_executor; calling future.result() or pool.map() blocks the loop",
     )
     limit = 0.5 * one_hash
     expect(
