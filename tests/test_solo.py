@@ -1,35 +1,56 @@
-"""Under two xdist workers, a test marked solo runs while no other test runs (conftest.py)."""
+"""Under xdist, a test marked solo runs while no other test runs (tests/turns.py).
+
+The locks are taken by ``turns.taking_turns(item)``; here threads play the workers, each with its own open
+files, which is how flock tells two holders apart.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+import threading
+import time
+from types import SimpleNamespace
 
-from support import clean_env
+import pytest
+import turns
 
-ROOT = Path(__file__).resolve().parent.parent
+if turns.fcntl is None:
+    pytest.skip("no flock on this platform: the solo rule is not enforced", allow_module_level=True)
 
 
-def test_a_solo_test_overlaps_no_other_test(tmp_path: Path) -> None:
-    log = tmp_path / "runs.log"
-    ran = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "load"]
-        + ["tests/solo_probe.py"],
-        cwd=ROOT,
-        env=clean_env(SOLO_PROBE_LOG=str(log)),
-        capture_output=True,
-        text=True,
-        timeout=120,
+def fake_item(run_id: str, solo: bool) -> SimpleNamespace:
+    return SimpleNamespace(
+        config=SimpleNamespace(workerinput={"testrunuid": run_id}),
+        get_closest_marker=lambda name: object() if solo and name == "solo" else None,
     )
-    assert ran.returncode == 0, ran.stdout + ran.stderr
-    runs = {
-        name: (float(a), float(b)) for name, a, b in (line.split() for line in log.read_text().splitlines())
-    }
-    assert len(runs) == 7
-    start, end = runs.pop("solo")
-    overlapping = [name for name, (a, b) in runs.items() if a < end and start < b]
-    assert not overlapping, f"ran beside the solo test: {overlapping}"
-    # The probe is not vacuous: without the rule, two workers do run shared tests side by side.
-    shared = sorted(runs.values())
-    assert any(b > a2 for (_, b), (a2, _) in zip(shared, shared[1:], strict=False))
+
+
+def test_a_solo_test_overlaps_no_other_test() -> None:
+    run_id, spans, lock = f"probe-{time.monotonic_ns()}", [], threading.Lock()
+
+    def worker(name: str, solo: bool, repeat: int) -> None:
+        for i in range(repeat):
+            with turns.taking_turns(fake_item(run_id, solo)):
+                started = time.monotonic()
+                time.sleep(0.05)
+                with lock:
+                    spans.append((f"{name}{i}", solo, started, time.monotonic()))
+
+    threads = [threading.Thread(target=worker, args=(f"shared{n}-", False, 8)) for n in range(3)]
+    threads.append(threading.Thread(target=worker, args=("solo", True, 3)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    solos = [s for s in spans if s[1]]
+    shared = [s for s in spans if not s[1]]
+    assert len(solos) == 3 and len(shared) == 24
+    for name, _, start, end in solos:
+        beside = [other for other, _, a, b in shared if a < end and start < b]
+        assert not beside, f"{name} ran beside {beside}"
+    # Not vacuous: the shared tests themselves did run side by side.
+    assert any(
+        a2 < b
+        for (_, _, _, b), (_, _, a2, _) in zip(
+            sorted(shared, key=lambda s: s[2]), sorted(shared, key=lambda s: s[2])[1:], strict=False
+        )
+    )

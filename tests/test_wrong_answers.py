@@ -46,10 +46,7 @@ def busy_cores() -> Iterator[None]:
         spinner.wait()
 
 
-@pytest.mark.parametrize(
-    ("notebook", "wrong"), _cases(), ids=[f"{n:02d}-{w.exercise}-{w.mistake}" for n, w in _cases()]
-)
-def test_check_rejects_the_wrong_answer_and_names_the_mistake(notebook: int, wrong: Wrong, server) -> None:
+def _rejects(notebook: int, wrong: Wrong, server) -> None:
     judge = corpus(notebook).checks[wrong.exercise]
 
     async def attempt() -> CheckFailed | None:
@@ -66,6 +63,27 @@ def test_check_rejects_the_wrong_answer_and_names_the_mistake(notebook: int, wro
     assert failed is not None, f"the {wrong.exercise} check accepted a wrong answer: {wrong.mistake}"
     said = f"{failed.problem}\n{failed.hint}"
     assert re.search(wrong.names, said, re.IGNORECASE), f"the hint does not name the mistake: {said}"
+
+
+def _corpus_class(number: int) -> type:
+    """One test class per notebook: under ``--dist loadscope`` each class is one unit of work, so the
+    notebooks' corpora run on both workers (a module's plain test functions would all go to one)."""
+    cases = [wrong for n, wrong in _cases() if n == number]
+
+    class Corpus:
+        @pytest.mark.parametrize(
+            "wrong", cases, ids=[f"{number:02d}-{w.exercise}-{w.mistake}" for w in cases]
+        )
+        def test_check_rejects_the_wrong_answer_and_names_the_mistake(self, wrong: Wrong, server) -> None:
+            _rejects(number, wrong, server)
+
+    Corpus.__name__ = Corpus.__qualname__ = f"TestNotebook{number:02d}"
+    return Corpus
+
+
+for _nb in WITH_EXERCISES:
+    if any(n == _nb.number for n, _ in _cases()):
+        globals()[f"TestNotebook{_nb.number:02d}"] = _corpus_class(_nb.number)
 
 
 @pytest.mark.parametrize("nb", WITH_EXERCISES, ids=[f"{nb.number:02d}" for nb in WITH_EXERCISES])

@@ -9,7 +9,7 @@ from helpers.cli import dispatch
 COMMANDS = {
     "catalog": ("tools.catalog", "check or regenerate what the course catalog generates"),
     "execute": ("tools.execute", "really execute notebooks and store their outputs"),
-    "edition": ("tools.edition", "write the learner edition of the notebooks"),
+    "edition": ("tools.edition", "write or check the learner edition (learner/: stubs, no outputs)"),
     "pages": ("tools.pages", "render the notebooks into a static HTML site"),
     "links": ("tools.links", "print Binder/Colab launch links for the published repository"),
     "lock": ("tools.lock", "check or refresh the lock (constraints.txt)"),

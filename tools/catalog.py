@@ -24,7 +24,8 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "course.toml"
-NOTEBOOKS = ROOT / "notebooks"
+NOTEBOOKS = ROOT / "notebooks"  # the solved reference, tested by strict nbval
+LEARNER = ROOT / "learner"  # the learner edition of the same notebooks (tools/edition.py writes it)
 SERVICE_CODES = {"lab": "L", "postgres": "PG", "redis": "R"}
 SERVICE_NAMES = {"lab": "lab server", "postgres": "PostgreSQL", "redis": "Redis"}
 TIME_LINE = re.compile(r"(\*\*Time:?\*\*:? about )(\d+)( minutes)")
@@ -45,7 +46,6 @@ class Notebook:
     topics: str
     executes_s: float
     assign: str
-    solo: bool = False  # measures CPU: runs while no other test runs (conftest.py)
 
     @property
     def path(self) -> Path:
@@ -95,12 +95,13 @@ def with_exercises() -> list[Notebook]:
 
 
 def readme_table() -> str:
+    """Each title opens the learner edition; "reference" opens the solved notebook."""
     lines = ["| # | notebook | topics | time | services |", "|---|---|---|---|---|"]
     for nb in notebooks():
         services = ", ".join(SERVICE_CODES[s] for s in nb.services) or "—"
         lines.append(
-            f"| {nb.number:02d} | [{nb.title}](notebooks/{nb.file}) | {nb.topics} | "
-            f"{nb.minutes} min | {services} |"
+            f"| {nb.number:02d} | [{nb.title}](learner/{nb.file}) ([reference](notebooks/{nb.file})) | "
+            f"{nb.topics} | {nb.minutes} min | {services} |"
         )
     return "\n".join(lines)
 

@@ -1,5 +1,8 @@
 """Launch links for a published copy of the course: the Binder badge, Colab links and Colab's setup cell.
 
+Every link opens the learner edition (``learner/``: stubs instead of solutions, no outputs) first;
+the solved notebooks in ``notebooks/`` are linked as the reference.
+
 The links depend on where the repository is published (its GitHub owner and name), which a clone
 only knows from its git remote. So they are printed, not stored: run
 
@@ -21,7 +24,9 @@ from pathlib import Path
 from tools import catalog, lock
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-FIRST_NOTEBOOK = "notebooks/00_start_here.ipynb"
+LEARNER_DIR = catalog.LEARNER.name  # what learners open: the learner edition
+REFERENCE_DIR = catalog.NOTEBOOKS.name  # the solved notebooks
+FIRST_NOTEBOOK = f"{LEARNER_DIR}/00_start_here.ipynb"
 BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 # Colab brings its own Jupyter (kernel, widgets, plotting); upgrading those under a running Colab
@@ -103,17 +108,21 @@ def _origin(remote: str) -> str | None:
 
 def render(repo: str, branch: str) -> str:
     """Everything to paste: README badges, one Colab link per notebook, and the Colab setup cell."""
-    notebooks = [path.relative_to(REPO_ROOT).as_posix() for path in catalog.paths()]
+    names = [path.name for path in catalog.paths()]
     lines = [
-        "README badges:",
+        "README badges (they open the learner edition):",
         "",
         f"[![Binder]({BINDER_BADGE})]({binder_url(repo, branch)})",
         f"[![Open in Colab]({COLAB_BADGE})]({colab_url(repo, branch, FIRST_NOTEBOOK)})",
         "",
-        "Colab, one link per notebook:",
+        "Colab, one link per notebook (the learner edition, then the solved reference):",
         "",
     ]
-    lines += [f"- [{Path(nb).stem}]({colab_url(repo, branch, nb)})" for nb in notebooks]
+    lines += [
+        f"- [{Path(name).stem}]({colab_url(repo, branch, f'{LEARNER_DIR}/{name}')})"
+        f" ([reference]({colab_url(repo, branch, f'{REFERENCE_DIR}/{name}')}))"
+        for name in names
+    ]
     lines += [
         "",
         "Colab setup cell (run it first in every notebook opened on Colab):",

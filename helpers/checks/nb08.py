@@ -23,6 +23,11 @@ BASELINE_ROWS = 1_000  # the per-row loop is timed on a sample and scaled up, fo
 # to the server at most once per this many rows. COPY needs a handful of writes for 20,000 rows,
 # executemany a dozen or so; one INSERT per row needs one write (and one wait) per row.
 ROWS_PER_WRITE = 20
+ROUND_TRIP_HINT = (
+    "one INSERT per row waits for a reply each time (in a loop, with or without a transaction): send "
+    "the rows in bulk with `await conn.copy_records_to_table('readings', records=records, "
+    "columns=[...])`, which accepts the async stream as it is"
+)
 # One sensor name holds a quote and one a backslash: SQL text built from the values breaks on them.
 SENSORS = ("hall", "kitchen", "o'brien's shed", "attic", "c:\\boiler", "garage", "porch")
 
@@ -42,6 +47,10 @@ async def reading_stream(n: int) -> AsyncIterator[tuple[str, int, float]]:
         yield reading(i)
 
 
+class _TooManyRoundTrips(Exception):
+    """Raised inside the connection's write once a loader is past its round-trip budget: stop early."""
+
+
 class _Writes:
     """Counts the writes a connection makes to its socket: each round trip starts with one.
 
@@ -49,13 +58,15 @@ class _Writes:
     statements, cursors and COPY alike, however the learner's code reaches them.
     """
 
-    def __init__(self, conn: Any) -> None:
-        self.count = 0
+    def __init__(self, conn: Any, budget: int) -> None:
+        self.count, self.budget = 0, budget
         self._transport = conn._transport  # the socket is what we want to watch
 
     def _counting(self, real: Callable[..., Any]) -> Callable[..., Any]:
         def write(*args: Any) -> Any:
             self.count += 1
+            if self.count > self.budget:  # one round trip per row: no need to wait for 20,000 of them
+                raise _TooManyRoundTrips
             return real(*args)
 
         return write
@@ -100,9 +111,17 @@ async def check_load_readings(load_readings: Callable[..., Awaitable[Any]], pool
         per_row = await _per_row_cost(conn, table)
 
         started = time.perf_counter()
-        with _Writes(conn) as writes:
+        with _Writes(conn, budget=LOAD_ROWS // ROWS_PER_WRITE) as writes:
             returned, error = await outcome(load_readings(conn, reading_stream(LOAD_ROWS)))
         took = time.perf_counter() - started
+        if isinstance(error, _TooManyRoundTrips) or writes.count > writes.budget:
+            conn.terminate()  # stopped in the middle of a message: this connection cannot be reused
+            expect(
+                False,
+                f"your loader made more than {writes.budget} round trips to the server before it was stopped, "
+                f"for {LOAD_ROWS} rows: about one per row",
+                ROUND_TRIP_HINT,
+            )
         if isinstance(error, (asyncpg.PostgresSyntaxError, asyncpg.UndefinedColumnError)):
             expect(
                 False,
@@ -151,11 +170,8 @@ async def check_load_readings(load_readings: Callable[..., Awaitable[Any]], pool
     )
     expect(
         writes.count * ROWS_PER_WRITE <= LOAD_ROWS,
-        f"your loader made {writes.count} round trips to the server for {LOAD_ROWS} rows"
-        + (": one per row" if writes.count >= LOAD_ROWS else ""),
-        "one INSERT per row waits for a reply each time (in a loop, with or without a transaction): send "
-        "the rows in bulk with `await conn.copy_records_to_table('readings', records=records, "
-        "columns=[...])`, which accepts the async stream as it is",
+        f"your loader made {writes.count} round trips to the server for {LOAD_ROWS} rows",
+        ROUND_TRIP_HINT,
     )
     baseline = per_row * LOAD_ROWS
     return f"{LOAD_ROWS} rows stored intact, {baseline / took:.0f}× faster than one INSERT per row"

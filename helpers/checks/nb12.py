@@ -43,7 +43,7 @@ FROZEN_COUNT = 3  # ... and it must happen this often: one stall on a loaded mac
 HOST_ROUNDS = 6  # requests per host in the two-host test: 127.0.0.1 and localhost, one server
 
 CRAWL_LIMIT = 3  # fetches allowed in flight at once; levels 3 to 6 of the site hold 9 to 19 URLs
-CRAWL_HANG = 10.0  # seconds: a correct crawl takes about 1.5 (the slow page alone takes 1)
+CRAWL_HANG = 5.0  # seconds: a correct crawl takes about 1.5 (the slow page alone takes 1): over 3× that
 HELD_BACK = "/site/page/3"  # depth 2; its children 6 and 7 are also linked from depth-4 pages
 HOLD_SECONDS = 0.3  # long enough for a crawl without levels to reach depth 4 through page 2
 CANCEL_WITHIN = 2.0  # seconds a cancelled crawl may take to stop
