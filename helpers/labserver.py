@@ -168,6 +168,8 @@ async def _observe(
     except web.HTTPException as exc:  # our 4xx answers and the router's 404/405
         status = exc.status
         raise
+    except ConnectionResetError:  # the client hung up while the body was being written: not our bug
+        return web.Response(status=CLIENT_CLOSED)  # status stays CLIENT_CLOSED; nobody reads this answer
     except Exception as exc:  # the catch-all this middleware exists for
         logger.exception("lab server bug while handling %s %s", request.method, request.path)
         status = 500

@@ -245,6 +245,9 @@ async def check_download_all(download_all: Callable[..., Awaitable[Any]], server
         (f"/stream-bytes/{250_000 * i + 1}?seed={i}&chunk_size=8192", 250_000 * i + 1, i) for i in range(1, 6)
     ]
     bodies.reverse()  # the biggest first: downloads then finish in another order than the urls
+    # ...for certain: the first URL answers only after 0.5 s, while the other slots finish several files.
+    smallest, _, seed = bodies.pop()
+    bodies.insert(0, (smallest.replace("delay=0.1", "delay=0.5"), 100_000, seed))
     urls = [base + path for path, _, _ in bodies]
     async with aiohttp.ClientSession() as own:
         expected = []
