@@ -52,10 +52,6 @@ if _nbval_kernel is not None:
 # runs (the file locks in tests/turns.py).
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "solo: runs while no other test runs (see conftest.py)")
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         cell = getattr(item, "cell", None)  # an nbval item: its notebook cell

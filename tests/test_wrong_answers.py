@@ -25,12 +25,10 @@ MIN_PER_EXERCISE = 2
 WITH_EXERCISES = catalog.with_exercises()
 
 
-def _cases() -> list[tuple[int, Wrong]]:
-    found = []
-    for nb in WITH_EXERCISES:
-        entries = corpus(nb.number)
-        found += [(nb.number, wrong) for wrong in (entries.wrong if entries else [])]
-    return found
+def _corpora() -> dict[int, list[Wrong]]:
+    """Each notebook's wrong answers, for the notebooks that have a corpus module."""
+    found = {nb.number: corpus(nb.number) for nb in WITH_EXERCISES}
+    return {number: entries.wrong for number, entries in found.items() if entries and entries.wrong}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -65,10 +63,9 @@ def _rejects(notebook: int, wrong: Wrong, server) -> None:
     assert re.search(wrong.names, said, re.IGNORECASE), f"the hint does not name the mistake: {said}"
 
 
-def _corpus_class(number: int) -> type:
+def _corpus_class(number: int, cases: list[Wrong]) -> type:
     """One test class per notebook: under ``--dist loadscope`` each class is one unit of work, so the
-    notebooks' corpora run on both workers (a module's plain test functions would all go to one)."""
-    cases = [wrong for n, wrong in _cases() if n == number]
+    notebooks' corpora spread over the workers (a module's plain test functions would all go to one)."""
 
     class Corpus:
         @pytest.mark.parametrize(
@@ -81,9 +78,8 @@ def _corpus_class(number: int) -> type:
     return Corpus
 
 
-for _nb in WITH_EXERCISES:
-    if any(n == _nb.number for n, _ in _cases()):
-        globals()[f"TestNotebook{_nb.number:02d}"] = _corpus_class(_nb.number)
+for _number, _cases in _corpora().items():
+    globals()[f"TestNotebook{_number:02d}"] = _corpus_class(_number, _cases)
 
 
 @pytest.mark.parametrize("nb", WITH_EXERCISES, ids=[f"{nb.number:02d}" for nb in WITH_EXERCISES])

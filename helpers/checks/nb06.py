@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 
 from helpers.checks import exercise, expect, leaf_exceptions, raise_if_stub, stop_stray_tasks
+from helpers.checks.scenarios import InFlight
 
 __all__ = ["check_map_async", "check_sliding_window"]
 
@@ -45,7 +46,7 @@ class _Probe:
         slow: tuple[int, int] | None = None,
     ) -> None:
         self.pauses, self.before, self.fail_on = pauses, before, fail_on
-        self.running = self.peak_running = self.peak_tasks = self.calls = self.finished = 0
+        self.in_flight, self.peak_tasks, self.calls, self.finished = InFlight(), 0, 0, 0
         # `slow = (item, n)`: the call for `item` lasts until n other calls have finished (or 1 s).
         # A pool keeps its other slots busy meanwhile; batches of `limit` wait for it instead.
         self.slow, self.others_done = slow, asyncio.Event()
@@ -53,10 +54,8 @@ class _Probe:
 
     async def __call__(self, x: int) -> int:
         self.calls += 1
-        self.running += 1
-        self.peak_running = max(self.peak_running, self.running)
-        self.peak_tasks = max(self.peak_tasks, len(asyncio.all_tasks() - self.before))
-        try:
+        with self.in_flight:
+            self.peak_tasks = max(self.peak_tasks, len(asyncio.all_tasks() - self.before))
             if x == self.fail_on:
                 raise _Broken(f"item {x} is broken")
             if self.slow is not None and x == self.slow[0]:
@@ -71,8 +70,6 @@ class _Probe:
                 if self.slow is not None and self.finished >= self.slow[1]:
                     self.others_done.set()
             return 2 * x
-        finally:
-            self.running -= 1
 
 
 class _Broken(ValueError):
@@ -114,13 +111,13 @@ async def check_map_async(
         "store each result at its item's index (enumerate the items) instead of appending as calls finish",
     )
     expect(
-        probe.peak_running <= limit,
-        f"up to {probe.peak_running} calls of fn ran at once; the limit was {limit}",
+        probe.in_flight.peak <= limit,
+        f"up to {probe.in_flight.peak} calls of fn ran at once; the limit was {limit}",
         "start exactly `limit` workers, or guard each call with asyncio.Semaphore(limit)",
     )
     expect(
-        probe.peak_running == limit,
-        f"at most {probe.peak_running} calls ran at once, although {limit} were allowed",
+        probe.in_flight.peak == limit,
+        f"at most {probe.in_flight.peak} calls ran at once, although {limit} were allowed",
         "start `limit` workers (or allow `limit` calls) so the work is spread over all of them",
     )
     expect(

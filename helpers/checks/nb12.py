@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from helpers.checks import Hung, exercise, expect, outcome, raise_if_stub, stop_stray_tasks, tasks_alive_since
+from helpers.checks.scenarios import InFlight
 from helpers.crawlsite import ground_truth
 from helpers.timeline import LagMonitor
 
@@ -64,7 +65,7 @@ async def _run(fetcher: Any, make_crawler: Any) -> Any:
     async with fetcher:
         crawler = make_crawler(fetcher)
         await _crawl(crawler)
-    stray = [t for t in asyncio.all_tasks() - before if not t.done()]
+    stray = tasks_alive_since(before)
     expect(
         not stray,
         f"{len(stray)} task(s) still running after crawl() returned",
@@ -149,22 +150,18 @@ class _Watched:
     def __init__(self, fetcher: Any) -> None:
         self.fetcher = fetcher
         self.calls: Counter[str] = Counter()  # path -> calls of get()
-        self.in_flight = self.peak = 0
+        self.in_flight = InFlight()
         self.holding = asyncio.Event()  # set while the held-back page is being fetched
 
     async def get(self, url: str, lane: str = "main") -> Any:
         path = urlsplit(url).path
         self.calls[path] += 1
-        self.in_flight += 1
-        self.peak = max(self.peak, self.in_flight)
-        try:
+        with self.in_flight:
             page = await self.fetcher.get(url, lane)
             if path == HELD_BACK:
                 self.holding.set()
                 await asyncio.sleep(HOLD_SECONDS)  # a slow branch: the rest of the site runs ahead
             return page
-        finally:
-            self.in_flight -= 1
 
 
 def _paths(result: Any, origin: str) -> dict[str, Any]:
@@ -234,13 +231,13 @@ def _judge_requests(server: Any, watched: _Watched, truth: Any) -> None:
         "two pages that link it schedule it twice otherwise",
     )
     expect(
-        watched.peak <= CRAWL_LIMIT,
-        f"{watched.peak} fetches were in flight at once; limit={CRAWL_LIMIT}",
+        watched.in_flight.peak <= CRAWL_LIMIT,
+        f"{watched.in_flight.peak} fetches were in flight at once; limit={CRAWL_LIMIT}",
         "the concurrency limit is ignored: hold an asyncio.Semaphore(limit) around each fetch, "
         "or run exactly `limit` workers",
     )
     expect(
-        watched.peak >= 2,
+        watched.in_flight.peak >= 2,
         "never more than one fetch was in flight: the URLs were fetched one after another",
         "fetch the URLs of a level concurrently: a task each (in a TaskGroup) or `limit` workers",
     )

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from helpers.checks import Hung, exercise, expect, outcome
-from helpers.checks.scenarios import clean_up
+from helpers.checks.scenarios import InFlight, clean_up
 
 __all__ = ["check_single_flight", "check_request_log", "OriginDown"]
 
@@ -35,20 +35,16 @@ class Origin:
     def __init__(self, seconds: float, fail_once: tuple[str, ...] = ()) -> None:
         self.seconds, self.fail_once = seconds, set(fail_once)
         self.calls: list[str] = []
-        self.running = self.peak = 0
+        self.in_flight = InFlight()
 
     async def fetch(self, key: str) -> str:
         self.calls.append(key)
-        self.running += 1
-        self.peak = max(self.peak, self.running)
-        try:
+        with self.in_flight:
             await asyncio.sleep(self.seconds)
             if key in self.fail_once:
                 self.fail_once.discard(key)
                 raise OriginDown(f"origin failed for {key!r}")
             return f"value of {key}"
-        finally:
-            self.running -= 1
 
 
 def _expect_no_error(error: BaseException | None, what: str) -> None:
@@ -99,8 +95,8 @@ async def check_single_flight(single_flight: Callable[[Fetch], Callable[[str], A
             "every caller should get what the origin returned for its key",
         )
         expect(
-            origin.peak >= 3,
-            f"three different keys requested together: at most {origin.peak} origin call(s) ran at once",
+            origin.in_flight.peak >= 3,
+            f"three different keys requested together: at most {origin.in_flight.peak} origin call(s) ran at once",
             "one lock around the whole lookup serialises different keys; share the fetch per key instead, "
             "and hold no lock while the origin is working",
         )

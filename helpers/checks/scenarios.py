@@ -10,6 +10,21 @@ from typing import Any
 from helpers.checks import stop_stray_tasks
 
 
+class InFlight:
+    """Calls in progress now and the most at once, for a check's own probes: ``with probe.in_flight:``."""
+
+    def __init__(self) -> None:
+        self.now = self.peak = 0
+
+    def __enter__(self) -> InFlight:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.now -= 1
+
+
 async def attempt(log: dict[str, str], name: str, seconds: float, outcome: Any) -> Any:
     """Sleep, then return ``outcome`` or raise it; note in ``log`` how it ended.
 
