@@ -7,8 +7,26 @@
 
 The server listens on 127.0.0.1 (a free port unless you pass one) in a daemon
 thread with its own event loop, so a notebook cell that blocks its own loop
-(``time.sleep`` in a coroutine) does not freeze the server.  Endpoint names
-and JSON shapes follow httpbin where they overlap; ``GET /`` lists them all.
+(``time.sleep`` in a coroutine) does not freeze the server.  ``GET /`` lists
+every endpoint.
+
+It is an offline stand-in for httpbin: httpbin's documented endpoints answer
+with its status codes, headers and JSON shapes (``tests/test_httpbin_parity.py``
+checks them side by side with the real ``httpbin``).  This module serves the
+ones the notebooks use (``/get /post /anything /headers /uuid /json /html
+/status /delay /bytes /stream-bytes /drip /redirect /redirect-to``, and
+``/robots.txt /deny`` from the crawl site); ``helpers.labserver_httpbin`` adds
+the rest (``/put /patch /delete /ip /user-agent /response-headers /cache
+/etag /xml /encoding/utf8 /gzip /deflate /base64 /links /range /stream
+/cookies /basic-auth /hidden-basic-auth /bearer /relative-redirect
+/absolute-redirect /image /forms/post``).  Where the notebooks print what an
+endpoint answers, the lab keeps its own content (``/json``'s slideshow,
+``/html``, ``/robots.txt``, ``/status/{code}``'s one-line body, ``/redirect/{n}``'s
+chain), with httpbin's shape.  Not served: ``/brotli`` (a 501: it needs a
+package the course does not ship) and ``/digest-auth``.  On top of httpbin come
+the lab's own endpoints: slow and broken bodies, fault injection (``/flaky``,
+``/sequence``, ``/ratelimit``, ``/unreliable``, ``/hang``), payments, the crawl site.
+
 Bad input is answered with a 4xx and a one-line plain-text reason, never a 500
 or a hang.  Fault-injection state is kept per ``key`` so two demos do not
 interfere, and ``reset()`` clears it together with the statistics.  A request
@@ -22,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import functools
 import json
 import logging
@@ -32,15 +51,17 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from . import crawlsite
 
 __all__ = ["LabServer", "RequestRecord", "start", "main"]
+
+_T = TypeVar("_T")
 
 MAX_DELAY = 10.0  # seconds, /delay, /drip, /slow-body
 MAX_BYTES = 10 * 1024 * 1024  # /bytes, /stream-bytes
@@ -237,47 +258,85 @@ def _key(request: web.Request) -> str:
 
 # ------------------------------------------------------------- httpbin-style echo
 
+# Proxy headers httpbin leaves out of the echoed headers unless ``?show_env`` is given.
+_ENV_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "X-Varnish X-Request-Start X-Heroku-Queue-Depth X-Real-Ip X-Forwarded-Proto X-Forwarded-Protocol "
+        "X-Forwarded-Ssl X-Heroku-Queue-Wait-Time X-Forwarded-For X-Heroku-Dynos-In-Use X-Forwarded-Port "
+        "X-Request-Id Via Total-Route-Time Connect-Time"
+    ).split()
+)
+
+
+def _semiflatten(pairs: Iterable[tuple[str, _T]]) -> dict[str, _T | list[_T]]:
+    # httpbin's shape: a single value as is, a repeated one as a list.
+    grouped: dict[str, list[_T]] = {}
+    for name, value in pairs:
+        grouped.setdefault(name, []).append(value)
+    return {name: values[0] if len(values) == 1 else values for name, values in grouped.items()}
+
 
 def _args(request: web.Request) -> dict[str, str | list[str]]:
-    # httpbin's shape: a single value as a string, a repeated one as a list.
-    args: dict[str, str | list[str]] = {}
-    for name in request.query:
-        values = request.query.getall(name)
-        args[name] = values[0] if len(values) == 1 else values
-    return args
+    return _semiflatten(request.query.items())
 
 
 def _headers(request: web.Request) -> dict[str, str]:
-    return {name: ", ".join(request.headers.getall(name)) for name in request.headers}
+    # Names as httpbin (Werkzeug) spells them: "x-demo" is echoed as "X-Demo".
+    show_env = "show_env" in request.query
+    return {
+        name.title(): ", ".join(request.headers.getall(name))
+        for name in request.headers
+        if show_env or name.lower() not in _ENV_HEADERS
+    }
+
+
+def _origin(request: web.Request) -> str | None:
+    return request.headers.get("X-Forwarded-For", request.remote)
+
+
+def _json_safe(raw: bytes, content_type: str = "application/octet-stream") -> str:
+    # httpbin's rule: UTF-8 as text, anything else as a base64 "data:" URL (RFC 2397).
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"data:{content_type};base64,{base64.b64encode(raw).decode('ascii')}"
 
 
 def _echo(request: web.Request) -> dict[str, Any]:
     return {
         "args": _args(request),
         "headers": _headers(request),
-        "origin": request.remote,
+        "origin": _origin(request),
         "url": str(request.url),
     }
 
 
 async def _echo_with_body(request: web.Request) -> dict[str, Any]:
-    data = ""
-    form: dict[str, str] = {}
-    files: dict[str, str] = {}
+    raw = b""
+    form: list[tuple[str, str]] = []
+    files: list[tuple[str, str]] = []
     if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         # post() must see the body first: a multipart body can be read only once.
         for name, value in (await request.post()).items():
             if isinstance(value, web.FileField):
-                files[name] = value.file.read().decode("utf-8", errors="replace")
+                content_type = value.content_type or "application/octet-stream"
+                files.append((name, _json_safe(value.file.read(), content_type)))
             else:
-                form[name] = str(value)
+                form.append((name, str(value)))
     else:
-        data = (await request.read()).decode("utf-8", errors="replace")
+        raw = await request.read()
     try:
-        parsed = json.loads(data) if data else None
-    except ValueError:  # like httpbin: a body that is not JSON gives "json": null
+        parsed = json.loads(raw.decode("utf-8")) if raw else None
+    except ValueError:  # like httpbin: a body that is not JSON (or not UTF-8) gives "json": null
         parsed = None
-    return {**_echo(request), "data": data, "files": files, "form": form, "json": parsed}
+    return {
+        **_echo(request),
+        "data": _json_safe(raw),
+        "files": _semiflatten(files),
+        "form": _semiflatten(form),
+        "json": parsed,
+    }
 
 
 async def _handle_index(request: web.Request) -> web.Response:
@@ -344,7 +403,9 @@ async def _handle_html(request: web.Request) -> web.Response:
 async def _handle_delay(request: web.Request) -> web.Response:
     seconds = _number(request.match_info["seconds"], "/delay/{seconds}", 0, MAX_DELAY)
     await asyncio.sleep(seconds)
-    return web.json_response(_echo(request))
+    echo = await _echo_with_body(request)
+    del echo["json"]  # httpbin's /delay echoes everything but "json"
+    return web.json_response(echo)
 
 
 async def _handle_hang(request: web.Request) -> web.Response:
@@ -353,24 +414,59 @@ async def _handle_hang(request: web.Request) -> web.Response:
     raise web.HTTPGatewayTimeout(text=f"504: /hang gave up after {HANG_SECONDS:g} s")
 
 
+def _weighted_status_list(raw: str, what: str) -> tuple[list[int], list[float]]:
+    """httpbin's ``503:0.3,200:0.7``: statuses with weights (a missing weight counts 1)."""
+    codes: list[int] = []
+    weights: list[float] = []
+    for token in raw.split(","):
+        code, _, weight = token.strip().partition(":")
+        codes.append(_integer(code.strip(), f"{what} (each status)", 200, 599))
+        weights.append(_number(weight.strip() or "1", f"{what} (each weight)", 0, 1e6))
+    if len(codes) > 100:
+        raise _bad(f"{what} may list at most 100 statuses")
+    if not sum(weights) > 0:
+        raise _bad(f"{what} needs at least one weight above 0")
+    return codes, weights
+
+
 async def _handle_status(request: web.Request) -> web.Response:
-    codes = _status_list(request.match_info["codes"], "/status/{codes}")
+    raw = request.match_info["codes"]
+    if ":" in raw:  # with weights: a random pick, as in httpbin
+        choices, weights = _weighted_status_list(raw, "/status/{codes}")
+        return _status_response(random.choices(choices, weights)[0])
+    codes = _status_list(raw, "/status/{codes}")
     # A list is answered in order, cycling; each distinct list keeps its own place.
     spec = ",".join(map(str, codes))
     status = codes[(request.app[STATE].next_call("status", spec) - 1) % len(codes)]
     return _status_response(int(status))
 
 
+# What httpbin's /status/406 answers (and /image, for an Accept it cannot serve).
+NOT_ACCEPTABLE = {
+    "message": "Client did not request a supported media type.",
+    "accept": ["image/webp", "image/svg+xml", "image/jpeg", "image/png", "image/*"],
+}
+
+# Challenge headers httpbin adds, so a client's auth handling has something to react to.
+_STATUS_HEADERS = {
+    401: {"WWW-Authenticate": 'Basic realm="Fake Realm"'},
+    407: {"Proxy-Authenticate": 'Basic realm="Fake Realm"'},
+}
+
+
 def _status_response(status: int, json_body: dict[str, Any] | None = None) -> web.Response:
     if status in (204, 304):
         return web.Response(status=status)  # these statuses must not carry a body
+    if json_body is None and status == 406:
+        json_body = NOT_ACCEPTABLE
     response = (
         web.json_response(json_body, status=status)
         if json_body is not None
         else web.Response(status=status, text=f"{status}\n")
     )
+    response.headers.update(_STATUS_HEADERS.get(status, {}))
     if status in (301, 302, 303, 307, 308):
-        response.headers["Location"] = "/get"  # like httpbin, so a redirect goes somewhere
+        response.headers["Location"] = "/get"  # so a redirect goes somewhere (httpbin: /redirect/1)
     return response
 
 
@@ -389,12 +485,26 @@ async def _handle_bytes(request: web.Request) -> web.Response:
     return web.Response(body=_bytes_request(request), content_type="application/octet-stream")
 
 
+async def _answered_head(request: web.Request, response: web.StreamResponse) -> bool:
+    """End a prepared streaming response at its headers when the request is HEAD.
+
+    A streaming handler that went on writing its body after HEAD would leave bytes on the
+    connection that the client reads as the start of its next response.
+    """
+    if request.method != "HEAD":
+        return False
+    await response.write_eof()
+    return True
+
+
 async def _handle_stream_bytes(request: web.Request) -> web.StreamResponse:
     data = _bytes_request(request)  # the same bytes as /bytes/{n} with the same seed
     chunk_size = _query_integer(request, "chunk_size", 10 * 1024, 1, 1024 * 1024)
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
     response.enable_chunked_encoding()
     await response.prepare(request)
+    if await _answered_head(request, response):
+        return response
     for offset in range(0, len(data), chunk_size):
         await response.write(data[offset : offset + chunk_size])
     await response.write_eof()
@@ -410,6 +520,8 @@ async def _handle_drip(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(status=status, headers={"Content-Type": "application/octet-stream"})
     response.content_length = numbytes
     await response.prepare(request)
+    if await _answered_head(request, response):
+        return response
     # At most 100 writes, evenly spaced over `duration`: a drip, not a busy loop.
     pieces = min(numbytes, 100)
     for i in range(pieces):
@@ -427,6 +539,8 @@ async def _handle_slow_body(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
     response.content_length = n
     await response.prepare(request)
+    if await _answered_head(request, response):
+        return response
     await asyncio.sleep(delay)
     await response.write(_seeded_bytes(n, 0))
     await response.write_eof()
@@ -440,6 +554,8 @@ async def _handle_truncated(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
     response.content_length = n
     await response.prepare(request)
+    if await _answered_head(request, response):
+        return response
     await response.write(_seeded_bytes(n, 0)[:after])
     await asyncio.sleep(0.05)  # let the first part reach the client before the cut
     if request.transport is not None:  # like a server that crashed or a proxy that timed out mid-body
@@ -449,6 +565,9 @@ async def _handle_truncated(request: web.Request) -> web.StreamResponse:
 
 async def _handle_redirect(request: web.Request) -> web.Response:
     n = _integer(request.match_info["n"], "/redirect/{n}", 1, MAX_REDIRECTS)
+    if request.query.get("absolute", "false").lower() == "true":  # httpbin's ?absolute=true
+        base = f"{request.scheme}://{request.host}"
+        raise web.HTTPFound(f"{base}/get" if n == 1 else f"{base}/absolute-redirect/{n - 1}")
     location = "/get" if n == 1 else f"/redirect/{n - 1}"
     raise web.HTTPFound(location)
 
@@ -592,16 +711,17 @@ async def _handle_list_payments(request: web.Request) -> web.Response:
 _INDEX = """\
 The asyncio lab server (httpbin-style). Endpoints:
 
-GET  /get /json /uuid /headers /html /robots.txt      POST /post     ANY /anything[/...]
+GET  /get /json /uuid /headers /html /robots.txt /deny      POST /post     ANY /anything[/...]
 ANY  /delay/{seconds}            0 <= seconds <= 10
-ANY  /status/{codes}             e.g. 503 or 503,200 (a list is answered in order, cycling)
+ANY  /status/{codes}             e.g. 503 or 503,200 (a list is answered in order, cycling;
+                                 with weights, 503:0.3,200:0.7, a random pick as in httpbin)
 GET  /bytes/{n}?seed=0           n <= 10 MiB, the same bytes for the same seed
 GET  /stream-bytes/{n}?seed=0&chunk_size=10240
 GET  /drip?numbytes=10&duration=2&delay=0&code=200
 GET  /slow-body/{n}?delay=1      headers at once, body after the delay
 GET  /truncated/{n}?after=n/2     promises n bytes, sends `after`, then drops the connection
-GET  /redirect/{n}               n <= 20, a chain ending at /get
-GET  /redirect-to?url=/path&status_code=302
+GET  /redirect/{n}?absolute=false   n <= 20, a chain ending at /get
+ANY  /redirect-to?url=/path&status_code=302   paths on this server only
 ANY  /hang                       never answers (gives up after 60 s with 504)
 GET  /flaky/{key}?fail=1         the first `fail` calls per key answer 503
 GET  /sequence/{key}?codes=503,503,200&retry_after=1   in order, then the last forever
@@ -609,10 +729,23 @@ GET  /ratelimit/{key}?limit=5&window=1                 429 + Retry-After over th
 GET  /unreliable/{key}?p=0.3&seed=0                    503 with probability p, reproducible
 POST /payments?fail=0  (Idempotency-Key header)        GET /payments
 GET  /site/                      a website to crawl
+
+The rest of httpbin, with its status codes and JSON shapes:
+PUT /put   PATCH /patch   DELETE /delete   GET /ip /user-agent
+GET|POST /response-headers?Name=value   GET /cache /cache/{n} /etag/{etag}
+GET  /xml /encoding/utf8 /gzip /deflate /forms/post        (/brotli: 501, not available)
+GET  /base64/{value} /links/{n}/{offset} /range/{n} /stream/{n}   (n <= 100 lines)
+GET  /cookies /cookies/set?name=value /cookies/set/{name}/{value} /cookies/delete?name
+GET  /basic-auth/{user}/{passwd} /hidden-basic-auth/{user}/{passwd} /bearer
+GET  /relative-redirect/{n} /absolute-redirect/{n}
+GET  /image (by Accept) /image/png /image/jpeg /image/svg /image/webp
 """
 
 
 def _make_app(state: _State) -> web.Application:
+    # Imported here, not at the top: labserver_httpbin builds on this module's parsers and echo.
+    from . import labserver_httpbin
+
     app = web.Application(middlewares=[_observe])
     app[STATE] = state
     for method, path, handler in [
@@ -641,6 +774,7 @@ def _make_app(state: _State) -> web.Application:
         ("*", "/unreliable/{key}", _handle_unreliable),
         ("POST", "/payments", _handle_create_payment),
         ("GET", "/payments", _handle_list_payments),
+        *labserver_httpbin.ROUTES,  # the rest of httpbin: /put, /cookies, /basic-auth, /image, ...
     ]:
         if method == "GET":
             app.router.add_get(path, handler)  # GET routes answer HEAD too

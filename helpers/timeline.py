@@ -204,8 +204,14 @@ class LagMonitor:
             self.samples.append((now - self._t0, now - self._expected))
         assert self._task is not None
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await self._task
+        except asyncio.CancelledError:
+            # The heartbeat ended because we cancelled it. If the task leaving this block is being
+            # cancelled too, that CancelledError is its own: pass it on, never swallow it.
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
 
     async def _beat(self) -> None:
         while True:

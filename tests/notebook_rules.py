@@ -12,6 +12,24 @@ RAISES = ("NBVAL_RAISES_EXCEPTION",)
 LEAK_TEXTS = ("Unclosed client session", "Unclosed connector", "Task was destroyed", "was never awaited")
 MACHINE_PATH = re.compile(r"(/root/|/work/|/tmp/|/home/\w+/|/Users/\w+/)")
 MAX_CODE_LINES = 30
+# Where "further reading" may point: the official documentation of Python and of the libraries used.
+OFFICIAL_DOCS = (
+    "docs.python.org",
+    "peps.python.org",
+    "docs.aiohttp.org",
+    "magicstack.github.io",
+    "redis.readthedocs.io",
+    "redis.io",
+    "valkey.io",
+    "www.postgresql.org",
+    "ipython.readthedocs.io",
+    "uvloop.readthedocs.io",
+    "tenacity.readthedocs.io",
+    "docs.pytest.org",
+    "pytest-asyncio.readthedocs.io",
+    "anyio.readthedocs.io",
+)
+PREDICT = "Predict, then run"
 
 
 def tags(cell) -> list[str]:

@@ -671,3 +671,21 @@ def test_two_hundred_concurrent_delays_overlap_on_the_server(fresh):
     elapsed = asyncio.run(burst())
     assert elapsed < 3  # sequentially 40 s; tools/bench_labserver.py times it closely
     assert fresh.stats()["peak_in_flight"] > 100
+
+
+@pytest.mark.parametrize(
+    "path", ["/stream-bytes/5000", "/drip?numbytes=5&duration=0", "/slow-body/100?delay=0", "/truncated/100"]
+)
+def test_head_on_a_streaming_endpoint_sends_no_body(server, path):
+    # A body after HEAD would be read as the start of the next response on the same connection.
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        conn.request("HEAD", path)
+        head = conn.getresponse()
+        head.read()
+        conn.request("GET", "/get")
+        after = conn.getresponse()
+        assert (head.status, after.status) == (200, 200)
+        assert json.loads(after.read())["url"].endswith("/get")
+    finally:
+        conn.close()

@@ -11,6 +11,8 @@ from notebook_rules import (
     LEAK_TEXTS,
     MACHINE_PATH,
     MAX_CODE_LINES,
+    OFFICIAL_DOCS,
+    PREDICT,
     RAISES,
     output_text,
     solution_and_check_pairs,
@@ -152,3 +154,26 @@ def test_nbval_markers_stand_alone_so_nbval_sees_them(name: str) -> None:
         for line in cell.source.splitlines():
             if "NBVAL_" in line and line.lstrip().startswith("#"):
                 assert re.fullmatch(r"#\s*NBVAL_[A-Z_]+\s*", line.strip()), f"cell {number}: {line.strip()!r}"
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_the_summary_points_to_the_official_documentation(name: str) -> None:
+    summaries = [c for c in load(name).cells if c.cell_type == "markdown" and "## Summary" in c.source]
+    assert len(summaries) == 1, "one markdown cell with a '## Summary' heading"
+    summary = summaries[0].source
+    assert "**Further reading.**" in summary, "the summary ends its bullets with **Further reading.**"
+    reading = summary[summary.index("**Further reading.**") :]
+    hosts = re.findall(r"\]\(https://([^/)]+)", reading)
+    official = [host for host in hosts if host in OFFICIAL_DOCS]
+    assert len(official) >= 2, f"at least two links to official docs (tests/notebook_rules.py), found {hosts}"
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_measurements_ask_for_a_prediction_first(name: str) -> None:
+    cells = load(name).cells
+    prompts = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and PREDICT in c.source]
+    assert len(prompts) >= (1 if name.startswith("00_") else 2), f"at least two '{PREDICT}:' prompts"
+    for index in prompts:
+        assert index + 1 < len(cells) and cells[index + 1].cell_type == "code", (
+            f"cell {index + 1}: a prediction prompt comes right before the cell that measures"
+        )

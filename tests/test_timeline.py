@@ -88,6 +88,24 @@ async def _no_tasks_left() -> bool:
     return asyncio.all_tasks() == {asyncio.current_task()}
 
 
+def test_lag_monitor_passes_on_the_callers_cancellation() -> None:
+    # A cancel request that reaches the task while it leaves the block is the caller's own: the
+    # monitor must not swallow it along with the CancelledError of its heartbeat.
+    async def leave_while_cancelled() -> str:
+        async with LagMonitor():
+            current = asyncio.current_task()
+            assert current is not None
+            current.cancel()  # delivered at the next await, which is the exit's
+        return "cancellation swallowed"
+
+    async def main() -> bool:
+        task = asyncio.create_task(leave_while_cancelled())
+        await asyncio.wait([task])
+        return task.cancelled()
+
+    assert asyncio.run(main())
+
+
 def test_plots_draw_what_they_are_given() -> None:
     import matplotlib.pyplot as plt
 

@@ -90,7 +90,7 @@ async def check_fetch_all(fetch_all: Callable[..., Awaitable[Any]], server: Any)
         slow not in results,
         "the /delay/3 request succeeded after 3 s: the session's 0.5 s total timeout did not apply to it",
         "make every request with the session you were given, and pass no timeout= to session.get: a "
-        "per-request ClientTimeout replaces the session's whole one (derive it: attrs.evolve(session.timeout, ...))",
+        "per-request ClientTimeout replaces the session's whole one (if you need one, copy session.timeout's fields into it)",
     )
     expect(
         created not in failures,

@@ -370,7 +370,12 @@ WRONG = [
     Wrong("fetch_all", "str(exc) as the timeout's reason", blank_timeout_reason, r"str\(TimeoutError\(\)\)"),
     Wrong("fetch_all", "requests one after another", one_after_another, r"one after another"),
     Wrong("fetch_all", "gather leaves requests running", gathered, r"gather\(\) leaves them running"),
-    Wrong("fetch_all", "per-request timeout replaces the session's", own_request_timeout, r"attrs\.evolve"),
+    Wrong(
+        "fetch_all",
+        "per-request timeout replaces the session's",
+        own_request_timeout,
+        r"copy session\.timeout",
+    ),
     Wrong("download_all", "download_naive: file work on the loop", download_naive_in_a_pool, r"to_thread"),
     Wrong("download_all", "writes in place, no .part", straight_to_the_target, r"straight to the final name"),
     Wrong(
