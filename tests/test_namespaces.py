@@ -120,7 +120,8 @@ def test_two_learners_at_the_same_moment_then_one_again(urls: tuple[str, str], l
     assert not problems, "\n".join(problems)
     for learner in learners:
         balances, cached = asyncio.run(_footprints(urls, learner))
-        assert balances == {"ada": 70, "bob": 80}, f"{learner}: 08's accounts ended as {balances}"
+        # 08 ends with the executemany demo, which reopens the accounts and adds none of its bad batch.
+        assert balances == {"ada": 100, "bob": 50}, f"{learner}: 08's accounts ended as {balances}"
         assert cached, f"{learner}: 09's cached report is missing from its own prefix"
 
 

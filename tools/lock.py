@@ -45,7 +45,8 @@ HEADER = """\
 # Used by `make lab`, `make test`, .ci/run, Binder (requirements.txt) and the Colab cell.
 # Made by `python -m tools lock freeze PYTHON` (or `make upgrade`) on Python {python}, {platform}: the
 # oldest Python supported, so that every pin installs on 3.11.0 and later too (several packages
-# require 3.11.5+ in their newest release). Packages that only another platform needs are left unpinned.
+# require 3.11.5+ in their newest release). Packages that only another platform needs are left unpinned;
+# lines with a python_version marker are written by hand (a pin per Python range) and kept by freeze.
 """
 
 
@@ -54,13 +55,33 @@ def normalise(name: str) -> str:
 
 
 def read_lock(path: Path = LOCK) -> dict[str, str]:
-    """{normalised name: version} of a constraints file."""
+    """{normalised name: version} of a constraints file, for this interpreter.
+
+    A line with an environment marker (``greenlet==3.5.6; python_version >= "3.12"``) counts only
+    where its marker holds, as it does for pip.
+    """
+    from packaging.markers import Marker
+
     pins = {}
     for line in path.read_text().splitlines():
-        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)", line)
-        if match:
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)\s*(?:;\s*([^#]+))?", line)
+        if match and (match[3] is None or Marker(match[3].strip()).evaluate()):
             pins[normalise(match[1])] = match[2]
     return pins
+
+
+def marker_lines(path: Path = LOCK) -> dict[str, list[str]]:
+    """The lock's lines with an environment marker, by package: pins for Pythons other than the lock's.
+
+    ``freeze`` resolves on one Python (the oldest supported), so it cannot see that, say, greenlet 2
+    has no wheels for 3.12+; such pins are written by hand with a marker and kept across a freeze.
+    """
+    kept: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==[^\s;#]+\s*;", line)
+        if match:
+            kept.setdefault(normalise(match[1]), []).append(line)
+    return kept
 
 
 def tested_with_line(pins: dict[str, str]) -> str:
@@ -113,10 +134,15 @@ def freeze(python: str = sys.executable) -> int:
         about = subprocess.run(
             [str(venv / "bin" / "python"), "-c", probe], check=True, capture_output=True, text=True
         ).stdout.split()
+    kept = marker_lines() if LOCK.exists() else {}
+    fresh = [line for line in frozen.splitlines() if "==" in line and not line.startswith(VENV_TOOLING)]
     pins = sorted(
-        (line for line in frozen.splitlines() if "==" in line and not line.startswith(VENV_TOOLING)),
+        [line for line in fresh if normalise(line.split("==")[0]) not in kept]
+        + [line for lines in kept.values() for line in lines],
         key=str.lower,
     )
+    for lines in kept.values():
+        print(f"kept from the old lock (check by hand): {'; '.join(lines)}")
     header = HEADER.format(python=about[0], platform=f"{about[1]} {about[2]}")
     LOCK.write_text(header + "\n".join(pins) + "\n")
     print(f"wrote {LOCK.name}: {len(pins)} packages")

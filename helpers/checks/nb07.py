@@ -6,7 +6,9 @@
 
 ``check_fetch_with_retries`` scripts the lab server's ``/sequence/{key}?codes=…`` endpoint with a fresh
 key per scenario and counts the requests the *server* received, so retries cannot be faked; it also
-runs a tiny TCP server of its own that drops every connection, to see connection errors retried.
+runs a tiny TCP server of its own that drops every connection, to see connection errors retried, and a
+tiny HTTP server that answers 429 with a Retry-After no one should obey (``inf``, ``nan``, ``1e9``, …),
+which the lab server never sends.
 ``check_pay`` resets the lab server (payments included) and reads ``GET /payments`` after each call.
 """
 
@@ -20,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from helpers.checks import Hung, exercise, expect, outcome
 
@@ -187,8 +190,9 @@ async def check_fetch_with_retries(fetch_with_retries: Callable[..., Awaitable[A
             exc is not None, f"an HTML page returned {value!r}", "let the error from resp.json() propagate"
         )
 
-        # 6. 429 with Retry-After: the next request waits at least that long (server clock).
-        value, exc, path = await call("codes=429,200&retry_after=0.3", limit=6.0)
+        # 6. 429 with Retry-After: the next request waits at least that long (server clock). cap=1.0,
+        # because a good answer never waits longer than `cap`, Retry-After included.
+        value, exc, path = await call("codes=429,200&retry_after=0.3", limit=6.0, cap=1.0)
         expect(
             exc is None and isinstance(value, dict) and value.get("attempt") == 2,
             f"429 (Retry-After: 0.3), then 200, ended in {_shown(exc) if exc else repr(value)}",
@@ -272,7 +276,83 @@ async def check_fetch_with_retries(fetch_with_retries: Callable[..., Awaitable[A
         f"a dropped connection was tried {dropped} time(s) with attempts=3",
         "connection errors (aiohttp.ClientConnectionError, e.g. ServerDisconnectedError) are transient: retry them",
     )
+
+    # 9. Retry-After values no one should obey: the next attempt must still come, within `cap`.
+    await _survives_bad_retry_after(fetch_with_retries)
     return "retries 503, timeouts, 429 (after Retry-After) and dropped connections; raises for 404, bad JSON and exhausted attempts"
+
+
+# Each is float()-able or a valid date, so a parser that trusts the header sleeps for ever (inf), for
+# decades (1e9) or until the year 9999; asyncio.sleep(nan) never returns on 3.11 and raises ValueError on 3.13.
+BAD_RETRY_AFTER = ("inf", "nan", "1e9", "-3", "86400", "Fri, 31 Dec 9999 23:59:59 GMT")
+_TRUST_HINT = (
+    "never sleep what a Retry-After header says unchecked: float() accepts 'inf', 'nan' and '1e9'. Refuse "
+    "a value that is not finite (math.isfinite) or is negative, and wait at most `cap`: "
+    "retry_after(headers, longest=cap)"
+)
+
+
+class _OddRetryAfter:
+    """A tiny HTTP server on 127.0.0.1: ``GET /{i}`` answers 429 with ``Retry-After: BAD_RETRY_AFTER[i]``
+    the first time, then 200 with ``{"attempt": n}``; ``arrivals[i]`` holds when each request came."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[int, list[float]] = {}
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        index = int(request.match_info["index"])
+        times = self.arrivals.setdefault(index, [])
+        times.append(time.perf_counter())
+        if len(times) == 1:
+            return web.Response(status=429, headers={"Retry-After": BAD_RETRY_AFTER[index]})
+        return web.json_response({"attempt": len(times)})
+
+    async def __aenter__(self) -> _OddRetryAfter:
+        app = web.Application()
+        app.router.add_get("/{index}", self._answer)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+async def _survives_bad_retry_after(fetch_with_retries: Callable[..., Awaitable[Any]]) -> None:
+    cap, limit = 0.1, 2.0
+    async with _OddRetryAfter() as odd, aiohttp.ClientSession() as session:
+        for index, header in enumerate(BAD_RETRY_AFTER):
+            value, exc = await outcome(
+                fetch_with_retries(
+                    session, f"{odd.url}/{index}", 3, base=0.01, cap=cap, timeout=0.5, rng=random.Random(7)
+                ),
+                limit=limit,
+            )
+            expect(
+                not isinstance(exc, Hung),
+                f"after a 429 with Retry-After: {header}, fetch_with_retries was still waiting {limit:g} s later",
+                _TRUST_HINT,
+            )
+            expect(
+                exc is None and isinstance(value, dict) and value.get("attempt") == 2,
+                f"a 429 with Retry-After: {header}, then 200, ended in {_shown(exc) if exc else repr(value)}",
+                _TRUST_HINT
+                if isinstance(exc, ValueError)  # asyncio.sleep(nan) on Python 3.13+
+                else "an unusable or absurd Retry-After is no reason to give up: wait at most `cap` (your own "
+                "backoff when the header is unusable), then try again",
+            )
+            first, second = odd.arrivals[index][:2]
+            expect(
+                second - first <= cap + 0.5,
+                f"after Retry-After: {header} the retry came {second - first:.2f} s later, with cap={cap:g}",
+                _TRUST_HINT,
+            )
 
 
 # ------------------------------------------------------------------ pay

@@ -6,6 +6,7 @@ import asyncio
 import email.utils
 import hashlib
 import json
+import math
 import random
 import uuid
 from datetime import UTC, datetime
@@ -32,7 +33,27 @@ def full_jitter(attempt: int, base: float, cap: float, rng: random.Random) -> fl
     return rng.uniform(0, min(cap, base * 2 ** (attempt - 1)))
 
 
-def retry_after(headers: Any) -> float | None:
+def retry_after(headers: Any, *, longest: float = 60.0) -> float | None:
+    value = (headers or {}).get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = max(0.0, (when - datetime.now(UTC)).total_seconds())
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, longest)
+
+
+def retry_after_trusted(headers: Any) -> float | None:
+    """The notebook's first retry_after: parses the header, but trusts whatever number it finds."""
     value = (headers or {}).get("Retry-After")
     if value is None:
         return None
@@ -87,7 +108,7 @@ async def client_error_only(session, url, attempts, *, base=0.05, cap=1.0, timeo
         except aiohttp.ClientError as exc:
             if attempt == attempts or not is_transient(exc):
                 raise
-            told = retry_after(getattr(exc, "headers", None))
+            told = retry_after(getattr(exc, "headers", None), longest=cap)
             await asyncio.sleep(told if told is not None else full_jitter(attempt, base, cap, rng))
     raise AssertionError("unreachable")
 
@@ -104,7 +125,7 @@ async def retries_every_status(session, url, attempts, *, base=0.05, cap=1.0, ti
         except (aiohttp.ClientResponseError, aiohttp.ClientConnectionError, TimeoutError) as exc:
             if attempt == attempts or isinstance(exc, aiohttp.ContentTypeError):
                 raise
-            told = retry_after(getattr(exc, "headers", None))
+            told = retry_after(getattr(exc, "headers", None), longest=cap)
             await asyncio.sleep(told if told is not None else full_jitter(attempt, base, cap, rng))
     raise AssertionError("unreachable")
 
@@ -120,7 +141,7 @@ async def no_backoff(session, url, attempts, *, base=0.05, cap=1.0, timeout=0.3,
         except (aiohttp.ClientError, TimeoutError) as exc:
             if attempt == attempts or not is_transient(exc):
                 raise
-            told = retry_after(getattr(exc, "headers", None))
+            told = retry_after(getattr(exc, "headers", None), longest=cap)
             if told is not None:
                 await asyncio.sleep(told)
     raise AssertionError("unreachable")
@@ -137,7 +158,7 @@ async def no_jitter(session, url, attempts, *, base=0.05, cap=1.0, timeout=0.3, 
         except (aiohttp.ClientError, TimeoutError) as exc:
             if attempt == attempts or not is_transient(exc):
                 raise
-            told = retry_after(getattr(exc, "headers", None))
+            told = retry_after(getattr(exc, "headers", None), longest=cap)
             await asyncio.sleep(told if told is not None else min(cap, base * 2 ** (attempt - 1)))
     raise AssertionError("unreachable")
 
@@ -170,7 +191,7 @@ async def one_attempt_too_many(session, url, attempts, *, base=0.05, cap=1.0, ti
         except (aiohttp.ClientError, TimeoutError) as exc:
             if attempt == attempts or not is_transient(exc):
                 raise
-            told = retry_after(getattr(exc, "headers", None))
+            told = retry_after(getattr(exc, "headers", None), longest=cap)
             await asyncio.sleep(told if told is not None else full_jitter(attempt + 1, base, cap, rng))
     raise AssertionError("unreachable")
 
@@ -187,11 +208,49 @@ async def retries_cancellation(session, url, attempts, *, base=0.05, cap=1.0, ti
         except (aiohttp.ClientError, TimeoutError, asyncio.CancelledError) as exc:
             if attempt == attempts or not (is_transient(exc) or isinstance(exc, asyncio.CancelledError)):
                 raise
-            told = retry_after(getattr(exc, "headers", None))
+            told = retry_after(getattr(exc, "headers", None), longest=cap)
             try:
                 await asyncio.sleep(told if told is not None else full_jitter(attempt, base, cap, rng))
             except asyncio.CancelledError:
                 pass  # "interrupted backoff: just go on"
+    raise AssertionError("unreachable")
+
+
+async def trusts_retry_after(session, url, attempts, *, base=0.05, cap=1.0, timeout=0.3, rng=None):
+    """Sleeps whatever number Retry-After holds: "inf" (or "1e9") and the loop never wakes up."""
+    rng = rng or random.Random()
+    for attempt in range(1, attempts + 1):
+        try:
+            async with asyncio.timeout(timeout):
+                async with session.get(url) as resp:
+                    resp.raise_for_status()
+                    return await resp.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            if attempt == attempts or not is_transient(exc):
+                raise
+            told = retry_after_trusted(getattr(exc, "headers", None))
+            await asyncio.sleep(told if told is not None else full_jitter(attempt, base, cap, rng))
+    raise AssertionError("unreachable")
+
+
+async def caps_but_lets_nan_through(session, url, attempts, *, base=0.05, cap=1.0, timeout=0.3, rng=None):
+    """Caps the wait with min(told, cap), but float("nan") survives min(): sleep(nan) hangs (3.11) or raises (3.13)."""
+    rng = rng or random.Random()
+    for attempt in range(1, attempts + 1):
+        try:
+            async with asyncio.timeout(timeout):
+                async with session.get(url) as resp:
+                    resp.raise_for_status()
+                    return await resp.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            if attempt == attempts or not is_transient(exc):
+                raise
+            header = getattr(exc, "headers", None) or {}
+            try:
+                told: float | None = float(header["Retry-After"])
+            except (KeyError, ValueError):
+                told = None
+            await asyncio.sleep(min(told, cap) if told is not None else full_jitter(attempt, base, cap, rng))
     raise AssertionError("unreachable")
 
 
@@ -266,6 +325,18 @@ WRONG = [
     Wrong("fetch_with_retries", "ignores Retry-After", ignores_retry_after, r"Retry-After"),
     Wrong("fetch_with_retries", "one attempt too many", one_attempt_too_many, r"exactly `attempts` attempts"),
     Wrong("fetch_with_retries", "retries a cancellation", retries_cancellation, r"CancelledError"),
+    Wrong(
+        "fetch_with_retries",
+        "sleeps whatever Retry-After says",
+        trusts_retry_after,
+        r"Retry-After: inf[\s\S]*isfinite",
+    ),
+    Wrong(
+        "fetch_with_retries",
+        "caps Retry-After but lets nan through",
+        caps_but_lets_nan_through,
+        r"Retry-After: nan[\s\S]*isfinite",
+    ),
     Wrong("pay", "no Idempotency-Key", no_key, r"Idempotency-Key"),
     Wrong("pay", "a new key per attempt", key_per_attempt, r"same key on every attempt"),
     Wrong("pay", "one key for the whole program", one_key_for_the_program, r"new key for every payment"),
