@@ -16,7 +16,7 @@ LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 # Extra JupyterLab options, e.g. make lab LAB_ARGS="--port=8890 --no-browser"
 LAB_ARGS ?=
 
-.PHONY: help lab test services services-down status execute doctor learner site upgrade clean-venv
+.PHONY: help lab test services services-down status execute doctor class-check board learner site upgrade clean-venv
 
 help:
 	@echo "make lab            set up .venv, start PostgreSQL + Redis, open JupyterLab on the learner edition"
@@ -26,6 +26,8 @@ help:
 	@echo "make status         show which PostgreSQL / Redis the notebooks will use, and where they came from"
 	@echo "make execute        re-run notebooks for real and store their outputs (NB=path to pick one)"
 	@echo "make doctor         preflight: Python, packages, services, lab server"
+	@echo "make class-check    will the shared PostgreSQL/Redis carry a class? LEARNERS=30 (NOTEBOOKS=08,09)"
+	@echo "make board          a class's live progress board in the terminal: CLASS=id (SERVE=1 PORT=8765 for the web page)"
 	@echo "make learner        rewrite learner/ (solutions stubbed, outputs cleared) from notebooks/; keeps your changes"
 	@echo "make site           render the notebooks (stored outputs, no re-run) to a static site in _site/"
 	@echo "make upgrade        re-resolve the lock (constraints.txt) to the newest versions, re-execute, show changes"
@@ -66,6 +68,19 @@ execute: $(VENV)/.installed services
 
 doctor: $(VENV)/.installed
 	$(PY) -m helpers doctor
+
+# The connection budget of a class (docs/instructor-guide.md): exit 1 with a fix when it does not fit.
+LEARNERS ?=
+NOTEBOOKS ?=
+class-check: $(VENV)/.installed
+	@[ -n "$(LEARNERS)" ] || { echo "usage: make class-check LEARNERS=30 [NOTEBOOKS=08,09]" >&2; exit 2; }
+	$(PY) -m helpers class check --learners $(LEARNERS) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))
+
+CLASS ?=
+PORT ?= 8765
+board: $(VENV)/.installed
+	@[ -n "$(CLASS)" ] || { echo "usage: make board CLASS=id [SERVE=1 PORT=8765]" >&2; exit 2; }
+	$(PY) -m helpers board --class $(CLASS) $(if $(SERVE),--serve --port $(PORT))
 
 # Regenerates the committed learner/ (a test fails when it is stale); refuses to overwrite a notebook
 # changed there since it was written (python -m tools edition learner --force does).

@@ -1,4 +1,4 @@
-"""Command line: python -m helpers {labserver|services|doctor} ... (maintainer tools: python -m tools)."""
+"""Command line: python -m helpers {labserver|services|doctor|class|board} ... (maintainer tools: python -m tools)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ COMMANDS = {
     "labserver": ("helpers.labserver", "run the local lab server in the foreground"),
     "services": ("helpers.services", "up|status|down: local PostgreSQL and Redis"),
     "doctor": ("helpers.doctor", "check Python, packages, services and the lab server"),
+    "class": ("helpers.classroom", "check --learners N: will the shared PostgreSQL/Redis carry a class?"),
+    "board": ("helpers.progress", "--class ID [--serve]: the class's live progress board"),
 }
 
 

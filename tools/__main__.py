@@ -1,4 +1,4 @@
-"""Command line: python -m tools {catalog|execute|edition|pages|links|lock} ..."""
+"""Command line: python -m tools {catalog|execute|edition|pages|links|lock|connections} ..."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ COMMANDS = {
     "pages": ("tools.pages", "render the notebooks into a static HTML site"),
     "links": ("tools.links", "print Binder/Colab launch links for the published repository"),
     "lock": ("tools.lock", "check or refresh the lock (constraints.txt)"),
+    "connections": (
+        "tools.connection_peaks",
+        "measure each service notebook's peak PostgreSQL/Redis connections",
+    ),
 }
 
 

@@ -12,7 +12,8 @@
 
 Each notebook's checks live in ``helpers/checks/nbNN.py``. Contract: a check never passes the
 learner stub (``stub_of`` of its solution cell) — strict nbval proves that for every (tests/stub_checks.py)
-exercise — and every failure names what went wrong and what to try.
+exercise — and every failure names what went wrong and what to try. With ``LAB_CLASS`` set, each
+outcome is also recorded for the instructor's progress board (``helpers.progress``), silently.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from helpers import progress
 from helpers.tasks import alive_since as tasks_alive_since  # tasks a check's learner code left running
 
 __all__ = [
@@ -97,8 +99,9 @@ def exercise(title: str, *, timeout: float | None = 30.0) -> Callable[[F], F]:
                     async with asyncio.timeout(timeout):
                         summary = await check(*args, **kwargs)
                 except BaseException as exc:  # noqa: BLE001 - each kind is translated below
-                    _translate(title, exc, timeout)
+                    _translate_and_record(check, title, exc, timeout)
                 passed(f"{title}: {summary}")
+                progress.record(check, passed=True)
 
             return run_async  # type: ignore[return-value]
 
@@ -107,12 +110,25 @@ def exercise(title: str, *, timeout: float | None = 30.0) -> Callable[[F], F]:
             try:
                 summary = check(*args, **kwargs)
             except BaseException as exc:  # noqa: BLE001
-                _translate(title, exc, timeout)
+                _translate_and_record(check, title, exc, timeout)
             passed(f"{title}: {summary}")
+            progress.record(check, passed=True)
 
         return run_sync  # type: ignore[return-value]
 
     return decorate
+
+
+def _translate_and_record(
+    check: Callable[..., Any], title: str, exc: BaseException, timeout: float | None
+) -> None:
+    """``_translate``; a learner's mistake (CheckFailed) is also recorded for the class's progress board
+    when ``LAB_CLASS`` is set (``helpers.progress``: silent, at most half a second, never raises)."""
+    try:
+        _translate(title, exc, timeout)
+    except CheckFailed:
+        progress.record(check, passed=False)
+        raise
 
 
 def _translate(title: str, exc: BaseException, timeout: float | None) -> None:
