@@ -35,3 +35,14 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS and not k.startswith("PYTEST")}
     path = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     return {**env, "PATH": path, **extra}
+
+
+def services_running() -> bool:
+    """Do PostgreSQL and Redis answer where the notebooks would look for them?"""
+    from helpers import services
+
+    try:
+        services.postgres_url(), services.redis_url()
+    except services.ServiceUnavailable:
+        return False
+    return True

@@ -8,19 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from support import services_running
 
 from helpers import classroom, services
 
-
-def _services_running() -> bool:
-    try:
-        services.postgres_url(), services.redis_url()
-    except services.ServiceUnavailable:
-        return False
-    return True
-
-
-needs_services = pytest.mark.skipif(not _services_running(), reason="needs `python -m helpers services up`")
+needs_services = pytest.mark.skipif(not services_running(), reason="needs `python -m helpers services up`")
 
 
 def _class_check(*args: str) -> subprocess.CompletedProcess[str]:

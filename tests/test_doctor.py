@@ -8,8 +8,7 @@ import subprocess
 import sys
 
 import pytest
-
-from helpers import services
+from support import services_running
 
 
 def _closed_port() -> int:
@@ -24,16 +23,8 @@ def _doctor(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _services_running() -> bool:
-    try:
-        services.postgres_url(), services.redis_url()
-    except services.ServiceUnavailable:
-        return False
-    return True
-
-
 @pytest.mark.services
-@pytest.mark.skipif(not _services_running(), reason="needs `python -m helpers services up`")
+@pytest.mark.skipif(not services_running(), reason="needs `python -m helpers services up`")
 def test_doctor_passes_when_everything_answers() -> None:
     done = _doctor(dict(os.environ))
     assert done.returncode == 0, done.stdout + done.stderr
