@@ -1,4 +1,4 @@
-"""Command line: python -m tools {catalog|execute|edition|pages|links|lock} ..."""
+"""Command line: python -m tools {catalog|execute|edition|pages|links|lock|classroom} ..."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ COMMANDS = {
     "pages": ("tools.pages", "render the notebooks into a static HTML site"),
     "links": ("tools.links", "print Binder/Colab launch links for the published repository"),
     "lock": ("tools.lock", "check or refresh the lock (constraints.txt)"),
+    "classroom": ("tools.classroom", "simulate a class of N learners on a local JupyterHub"),
 }
 
 
