@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -55,9 +56,9 @@ STATE = HUB_DIR / ".class"  # hub database, learners' homes, logs (git-ignored);
 RAISES_MARK = "NBVAL_RAISES_EXCEPTION"
 SAMPLE_EVERY = 0.2  # seconds between samples of pg_stat_activity and of the processes' RSS
 CELL_TIMEOUT = 300.0  # seconds for one cell, as in the README's nbval command
-# PostgreSQL connections one learner may hold at once: the largest pool of notebooks 08, 12 and 18
-# plus the notebook's own connections beside it, measured with --learners 1 (see the README there).
-PER_LEARNER_CONNECTIONS = 12
+# PostgreSQL connections one learner may hold at once: notebook 08's pool of ten (its pool-sizing cell)
+# while its own pool (max_size=5) is open. Measured with --learners 1: 12 (deploy/jupyterhub/README.md).
+PER_LEARNER_CONNECTIONS = 15
 
 
 def service_notebooks() -> list[str]:
@@ -294,8 +295,27 @@ def _message(session_id: str, code: str) -> dict[str, Any]:
         "msg_id": uuid.uuid4().hex, "msg_type": "execute_request", "session": session_id,
         "username": "classroom", "version": "5.3", "date": "",
     }  # fmt: skip
-    content = {"code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False}
+    content = {
+        "code": code,
+        "silent": False,
+        "store_history": True,
+        "user_expressions": {},
+        "allow_stdin": False,
+    }
     return {"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell"}
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _error_line(content: dict[str, Any]) -> str:
+    """``Name: value``, and the line that raised (IPython marks it ``---->``) when the value is empty."""
+    text = f"{content['ename']}: {content['evalue']}"
+    if not content["evalue"]:
+        marked = [line for frame in content.get("traceback", []) for line in ANSI.sub("", frame).splitlines()]
+        marked = [line.strip() for line in marked if line.lstrip().startswith("---->")]
+        text += marked[-1] if marked else ""
+    return text[:300]
 
 
 async def execute_cell(ws: aiohttp.ClientWebSocketResponse, session_id: str, code: str) -> list[str]:
@@ -310,14 +330,16 @@ async def execute_cell(ws: aiohttp.ClientWebSocketResponse, session_id: str, cod
                 continue
             kind = msg["header"]["msg_type"]
             if kind == "error":
-                errors.append(f"{msg['content']['ename']}: {msg['content']['evalue']}"[:300])
+                errors.append(_error_line(msg["content"]))
             replied |= kind == "execute_reply"
             idle |= kind == "status" and msg["content"]["execution_state"] == "idle"
     return errors
 
 
 @asynccontextmanager
-async def kernel(session: aiohttp.ClientSession, base: str, learner: Learner, path: str) -> AsyncIterator[str]:
+async def kernel(
+    session: aiohttp.ClientSession, base: str, learner: Learner, path: str
+) -> AsyncIterator[str]:
     """A fresh kernel in the learner's own server, working in the notebook's folder; its id."""
     headers = {"Authorization": f"token {learner.token}"}
     url = f"{base}/user/{learner.name}/api/kernels"
@@ -346,7 +368,9 @@ async def run_notebook(session: aiohttp.ClientSession, base: str, learner: Learn
             for number, cell in enumerate(cells, 1):
                 started = time.monotonic()
                 errors = await execute_cell(ws, session_id, cell["source"])
-                learner.cells.append((f"{path.rsplit('/', 1)[-1][:2]} code cell {number}", started, time.monotonic()))
+                learner.cells.append(
+                    (f"{path.rsplit('/', 1)[-1][:2]} code cell {number}", started, time.monotonic())
+                )
                 marked = RAISES_MARK in cell["source"]
                 if errors and not marked:
                     problems.append(f"code cell {number}: {errors[0]}")
@@ -410,8 +434,12 @@ def numbers() -> list[str]:
     return [name[:2] for name in service_notebooks()]
 
 
-async def footprint(pg: Any, r: Any, name: str) -> dict[str, int]:
-    """What learner ``name`` has on the servers: rows per table of their schemas, keys per prefix."""
+async def footprint(pg: Any, r: Any, name: str, *, expiring: bool = False) -> dict[str, int]:
+    """What learner ``name`` has on the servers: rows per table of their schemas, keys per prefix.
+
+    Keys with a time to live (rate-limit windows, short cache entries) vanish by themselves, so they
+    count only with ``expiring=True``; comparisons over time use the others.
+    """
     found: dict[str, int] = {}
     for number in numbers():
         ns = services.Namespace(name, number)
@@ -420,9 +448,18 @@ async def footprint(pg: Any, r: Any, name: str) -> dict[str, int]:
             quoted = f"{services.namespaces.quote_ident(ns.schema)}.{services.namespaces.quote_ident(table)}"
             found[f"{ns.schema}.{table}"] = int(await pg.fetchval(f"SELECT count(*) FROM {quoted}"))
         keys = [k async for k in r.scan_iter(match=f"{ns.key_prefix}*", count=1000)]
+        if keys and not expiring:
+            keys = [k for k, ttl in zip(keys, await _ttls(r, keys), strict=True) if ttl == -1]
         if keys:
             found[f"{ns.key_prefix}*"] = len(keys)
     return found
+
+
+async def _ttls(r: Any, keys: list[str]) -> list[int]:
+    async with r.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.ttl(key)
+        return [int(t) for t in await pipe.execute()]
 
 
 async def stray(pg: Any, r: Any, name: str) -> list[str]:
@@ -469,7 +506,7 @@ async def check_isolation(pg: Any, r: Any, names: list[str]) -> list[str]:
         problems.append(f"learners left different tables/prefixes: {shapes}")
     for index, name in enumerate(names):
         await reset_learner(pg, r, name)
-        if left := {k: v for k, v in (await footprint(pg, r, name)).items() if v}:
+        if left := {k: v for k, v in (await footprint(pg, r, name, expiring=True)).items() if v}:
             problems.append(f"{name}: left behind after its reset: {left}")
         for other in names[index + 1 :]:
             if (now := await footprint(pg, r, other)) != before[other]:
@@ -516,7 +553,9 @@ class Report:
         note = "exact per learner" if self.learners == 1 else "all learners together"
         lines.append(f"peak PG connections by notebook ({note}, baseline included): {peaks}")
         if self.learners == 1:
-            lines.append("cells with the most PG connections: " + ", ".join(f"{c}: {n}" for c, n in self.top_cells))
+            lines.append(
+                "cells with the most PG connections: " + ", ".join(f"{c}: {n}" for c, n in self.top_cells)
+            )
         if self.budget > self.max_connections:
             lines.append(
                 f"note: the budget ({self.budget}) exceeds max_connections ({self.max_connections}): the class "
