@@ -1,4 +1,4 @@
-"""Command line: python -m tools {catalog|execute|edition|pages|links|lock|connections} ..."""
+"""Command line: python -m tools {catalog|execute|edition|pages|links|lock|connections|classroom} ..."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ COMMANDS = {
         "tools.connection_peaks",
         "measure each service notebook's peak PostgreSQL/Redis connections",
     ),
+    "classroom": ("tools.classroom", "simulate a class of N learners on a local JupyterHub"),
 }
 
 
