@@ -76,6 +76,9 @@ c.Spawner.environment = {
     "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
     "REDIS_URL": os.environ.get("REDIS_URL", ""),
     "LAB_NAMESPACE": lambda spawner: spawner.user.name,
+    # The instructor's progress board (helpers/progress.py): set LAB_CLASS=<class id> before starting
+    # the hub to record every learner's checks; empty (the default) records nothing.
+    "LAB_CLASS": os.environ.get("LAB_CLASS", ""),
     "JUPYTER_PATH": str(JUPYTER_PATH),
     "PYTHONHASHSEED": "0",
 }
