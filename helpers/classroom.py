@@ -38,7 +38,9 @@ PEAKS_MEASURED = (
     "2026-12-01 with python -m tools connections (pg_stat_activity / CLIENT LIST sampled every 0.1 s)"
 )
 PEAKS: dict[str, dict[str, int]] = {
-    "08": {"postgres": 12, "redis": 0},
+    # 08: sampling saw 12, but its code holds up to 15 at once (the pool of 10 while the lesson's pool of
+    # up to 5 is open), and the simulated class (tools/classroom.py) budgets with this same figure.
+    "08": {"postgres": 15, "redis": 0},
     "09": {"postgres": 0, "redis": 20},
     "12": {"postgres": 1, "redis": 8},
     "18": {"postgres": 10, "redis": 10},

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import linecache
-import os
 import re
 import sys
-import tempfile
 import time
 import types
 from collections.abc import Iterable
@@ -29,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from helpers import nb16_support
 from helpers.services import Namespace, reset_postgres, reset_redis
 
 __all__ = [
@@ -143,41 +142,20 @@ INI = """[pytest]
 asyncio_mode = auto
 asyncio_default_fixture_loop_scope = function
 """
-RESULT_LINE = re.compile(r"^(test_\w+\.py::\w+(?:\[[^\]]*\])?) (PASSED|FAILED|ERROR|SKIPPED)")
-SUMMARY_LINE = re.compile(r"=+ (.*?) in [\d.]+s")
 
 
 async def run_pytest(service: str, tests: str, *, timeout: float = 60) -> PytestResult:
     """Run ``tests`` (the text of test_service.py) against ``service`` (service.py) in a child pytest.
 
-    The child starts in a fresh temporary directory with an ini file of its own (``-c``), so the
-    repository's pyproject.toml and conftest.py are not read; plugins load only when named
-    (pytest-asyncio), which keeps the run quick and the same everywhere.
+    The child is notebook 16's runner (``helpers.nb16_support.run_pytest``): a fresh temporary folder
+    with an ini file of its own, so the repository's pyproject.toml and conftest.py are not read, and
+    only pytest-asyncio loaded. Here its outcomes become one line per test, in the order they ran.
     """
-    with tempfile.TemporaryDirectory(prefix="nb18-") as folder:
-        root = Path(folder)
-        (root / "service.py").write_text(service)
-        (root / "test_service.py").write_text(tests)
-        (root / "pytest.ini").write_text(INI)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pytest", "-v", "--color=no", "-p", "no:cacheprovider", "-p", "pytest_asyncio.plugin",
-            "-c", "pytest.ini", "--rootdir", ".", "test_service.py",
-            cwd=root, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            async with asyncio.timeout(timeout):
-                out, _ = await child.communicate()
-        except TimeoutError:
-            child.kill()
-            await child.wait()
-            raise
-    text = out.decode(errors="replace").replace(folder, "<tmp>")
-    lines = [f"{m.group(1)} {m.group(2)}" for line in text.splitlines() if (m := RESULT_LINE.match(line))]
-    summaries = SUMMARY_LINE.findall(text)
-    return PytestResult(child.returncode or 0, lines, summaries[-1] if summaries else "", text)
+    run = await nb16_support.run_pytest(
+        {"service.py": service, "test_service.py": tests}, ini=INI, args=["test_service.py"], timeout=timeout
+    )
+    lines = [f"{test} {outcome.upper()}" for test, outcome in run.outcomes.items()]
+    return PytestResult(run.returncode or 0, lines, run.summary, run.output)
 
 
 async def tasks_on(served: Any, *, settle: float = 0.5) -> list[str]:

@@ -41,6 +41,7 @@ from typing import Any
 
 import aiohttp
 
+from helpers import classroom as class_budget
 from helpers import services
 from tools import catalog
 
@@ -56,9 +57,9 @@ STATE = HUB_DIR / ".class"  # hub database, learners' homes, logs (git-ignored);
 RAISES_MARK = "NBVAL_RAISES_EXCEPTION"
 SAMPLE_EVERY = 0.2  # seconds between samples of pg_stat_activity and of the processes' RSS
 CELL_TIMEOUT = 300.0  # seconds for one cell, as in the README's nbval command
-# PostgreSQL connections one learner may hold at once: notebook 08's pool of ten (its pool-sizing cell)
-# while its own pool (max_size=5) is open. Measured with --learners 1: 12 (deploy/jupyterhub/README.md).
-PER_LEARNER_CONNECTIONS = 15
+# PostgreSQL connections one learner may hold at once: the class preflight's own figure
+# (helpers.classroom.PEAKS: notebook 08's pool of ten while its own pool of up to five is open).
+PER_LEARNER_CONNECTIONS = class_budget.peak_per_learner("postgres", board=False)
 
 
 def service_notebooks() -> list[str]:
