@@ -2,7 +2,7 @@
 
     from helpers import machine
 
-    room = machine.calibrate()           # two spinning processes for about 0.2 s
+    room = machine.calibrate()           # two spinning processes for about 0.3 s
     print(f"{room.got:.2f} cores of {room.workers} for the calibration")
     need = room.expect(strict=1.3, floor=0.5)   # 1.3 on an idle machine, less on a busy one
 
@@ -13,8 +13,9 @@ strict figure, so a real regression still fails; on a busy one a figure scaled b
 calibration got, never below what holds under any load (``floor``).
 
 The calibration starts ``workers`` Python processes (``sys.executable``, no fork: a kernel may have
-threads) that each spin for ``seconds`` of wall-clock time and report the CPU time they got. Their sum
-divided by the wall time is how many cores the machine gave them, at most ``workers``.
+threads); once all have started they spin together for ``seconds`` of wall-clock time and report the
+CPU time they got. Their sum divided by the wall time is how many cores the machine gave them, at most
+``workers``.
 """
 
 from __future__ import annotations
@@ -31,11 +32,16 @@ IDLE_SHARE = 0.85  # the calibration's processes got at least this share of thei
 
 _SPIN = """
 import json, sys, time
-seconds = float(sys.argv[1])
-wall0, cpu0 = time.perf_counter(), time.process_time()
-while time.perf_counter() - wall0 < seconds:
-    pass
-print(json.dumps([time.perf_counter() - wall0, time.process_time() - cpu0]))
+windows, seconds = int(sys.argv[1]), float(sys.argv[2])
+print("ready", flush=True)
+sys.stdin.readline()  # all spinners start together
+spans = []
+for _ in range(windows):
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    while time.perf_counter() - wall0 < seconds:
+        pass
+    spans.append((time.perf_counter() - wall0, time.process_time() - cpu0))
+print(json.dumps(spans), flush=True)
 """
 
 
@@ -80,18 +86,35 @@ class Capacity:
         return floor + (strict - floor) * self.share
 
 
-def calibrate(workers: int = 2, seconds: float = 0.2) -> Capacity:
-    """Spin ``workers`` processes for ``seconds`` and measure how many cores they got."""
-    if workers < 1 or seconds <= 0:
-        raise ValueError("calibrate needs at least one worker and a positive duration")
+def calibrate(workers: int = 2, seconds: float = 0.3, windows: int = 3) -> Capacity:
+    """Spin ``workers`` processes together for ``seconds`` and measure how many cores they got.
+
+    The time is cut into ``windows`` equal windows and the best one counts: a blip (another process
+    waking for a few milliseconds) only lowers one window, while lasting load lowers them all.
+    """
+    if workers < 1 or seconds <= 0 or windows < 1:
+        raise ValueError("calibrate needs at least one worker, one window and a positive duration")
     load = load_average()
+    command = [sys.executable, "-c", _SPIN, str(windows), str(seconds / windows)]
     spinners = [
-        subprocess.Popen([sys.executable, "-c", _SPIN, str(seconds)], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         for _ in range(workers)
     ]
-    got = 0.0
-    for spinner in spinners:
-        out, _ = spinner.communicate(timeout=60 + 10 * seconds)
-        wall, cpu = json.loads(out)
-        got += min(1.0, cpu / wall) if wall > 0 else 0.0
-    return Capacity(cores=usable_cores(), load=load, workers=workers, got=got)
+    try:
+        for spinner in spinners:  # wait until every interpreter has started: startup is not measured
+            assert spinner.stdout is not None and spinner.stdout.readline().strip() == "ready"
+        for spinner in spinners:
+            assert spinner.stdin is not None
+            spinner.stdin.write("go\n")
+            spinner.stdin.flush()
+        spans = [json.loads(spinner.communicate(timeout=60 + 10 * seconds)[0]) for spinner in spinners]
+    finally:
+        for spinner in spinners:
+            if spinner.poll() is None:
+                spinner.kill()
+                spinner.wait()
+    per_window = [
+        sum(min(1.0, cpu / wall) if wall > 0 else 0.0 for wall, cpu in (s[w] for s in spans))
+        for w in range(windows)
+    ]
+    return Capacity(cores=usable_cores(), load=load, workers=workers, got=max(per_window))
