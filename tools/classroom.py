@@ -576,7 +576,7 @@ class Report:
         """One line per cell that failed for at least one learner, most learners first."""
         rows = sorted(self.failed_cells.items(), key=lambda item: (-len(item[1][0]), item[0]))
         return [
-            f"  {nb} {cell:<13} {len(who)} of {self.learners} learners   {error[:140]}"
+            f"  {nb} {cell:<13} {len(who)} of {self.learners} learners   {' '.join(error.split())[:140]}"
             for (nb, cell), (who, error) in rows
         ]
 
