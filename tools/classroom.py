@@ -1,6 +1,8 @@
 """A simulated class on one JupyterHub: N learners run the service notebooks at the same time.
 
     python -m tools classroom simulate --learners 10     # install the hub if missing, run, report
+    python -m tools classroom simulate --learners 4 --all-notebooks   # every notebook, not only 08-18's services
+    python -m tools classroom simulate --learners 4 --notebooks 10,18
     python -m tools classroom install                     # only create .venv-hub and the proxy
 
 ``simulate`` installs the hub if missing (``.venv-hub`` from deploy/jupyterhub/requirements.txt, the
@@ -8,7 +10,11 @@ proxy with ``npm ci`` from deploy/jupyterhub/proxy/package-lock.json), starts th
 and Redis (``python -m helpers services up``) unless they already answer, starts JupyterHub with
 deploy/jupyterhub/jupyterhub_config.py, creates N learners and their servers through the hub's REST
 API, and has every learner run notebooks 08, 09, 12 and 18 (each in a fresh kernel of their OWN
-server, over the Jupyter server REST API and the kernel's websocket), all learners at once.
+server, over the Jupyter server REST API and the kernel's websocket), all learners at once. With
+``--all-notebooks`` (or ``--notebooks 00,10,...``) every learner runs those notebooks instead, in
+catalog order; the report then lists the **load-sensitive cells**: each cell that failed for at least
+one learner, with how many learners it failed for and its first error. A cell that passes alone (CI,
+strict nbval) but fails here asserts something only an idle machine gives.
 
 It then checks that no cell raised unexpectedly (cells marked NBVAL_RAISES_EXCEPTION must raise), that
 each learner's schemas and keys are theirs and survive the reset of another learner, that a reset
@@ -65,6 +71,20 @@ PER_LEARNER_CONNECTIONS = class_budget.peak_per_learner("postgres", board=False)
 def service_notebooks() -> list[str]:
     """The notebooks that use PostgreSQL or Redis, from the course catalog (08, 09, 12, 18)."""
     return [nb.file for nb in catalog.notebooks() if {"postgres", "redis"} & set(nb.services)]
+
+
+def chosen_notebooks(numbers: list[str] | None = None, *, every: bool = False) -> list[str]:
+    """The notebook files a learner runs: the service notebooks, every notebook, or the numbers given."""
+    files = [nb.file for nb in catalog.notebooks()]
+    if every:
+        return files
+    if not numbers:
+        return service_notebooks()
+    wanted = {n.strip().zfill(2) for n in numbers if n.strip()}
+    found = [f for f in files if f[:2] in wanted]
+    if missing := wanted - {f[:2] for f in found}:
+        raise ValueError(f"no notebook numbered {', '.join(sorted(missing))} in the catalog")
+    return found
 
 
 # --------------------------------------------------------------------------------------------------
@@ -286,6 +306,9 @@ class Learner:
     name: str
     token: str
     problems: list[str] = field(default_factory=list)
+    failed_cells: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # (notebook, "code cell 21", error)
     windows: list[tuple[str, float, float]] = field(default_factory=list)  # (notebook, start, end)
     cells: list[tuple[str, float, float]] = field(default_factory=list)  # ("08 cell 12", start, end)
 
@@ -354,8 +377,13 @@ async def kernel(
             pass
 
 
-async def run_notebook(session: aiohttp.ClientSession, base: str, learner: Learner, path: str) -> list[str]:
-    """Execute every code cell of the learner's copy of ``path``; return the unexpected outcomes."""
+async def run_notebook(
+    session: aiohttp.ClientSession, base: str, learner: Learner, path: str
+) -> list[tuple[str, str]]:
+    """Execute every code cell of the learner's copy of ``path``; return the unexpected outcomes.
+
+    Each is ``("code cell N", what happened)``, N counting code cells from 1 as nbval does.
+    """
     headers = {"Authorization": f"token {learner.token}"}
     contents = f"{base}/user/{learner.name}/api/contents/{path}"
     async with session.get(contents, headers=headers) as response:
@@ -374,22 +402,25 @@ async def run_notebook(session: aiohttp.ClientSession, base: str, learner: Learn
                 )
                 marked = RAISES_MARK in cell["source"]
                 if errors and not marked:
-                    problems.append(f"code cell {number}: {errors[0]}")
+                    problems.append((f"code cell {number}", errors[0]))
                 if marked and not errors:
-                    problems.append(f"code cell {number}: marked {RAISES_MARK} but raised nothing")
+                    problems.append((f"code cell {number}", f"marked {RAISES_MARK} but raised nothing"))
     return problems
 
 
-async def run_learner(session: aiohttp.ClientSession, base: str, learner: Learner, folder: str) -> None:
-    """The learner runs every service notebook in order, each in a fresh kernel of their server."""
-    for name in service_notebooks():
+async def run_learner(
+    session: aiohttp.ClientSession, base: str, learner: Learner, folder: str, notebooks: list[str]
+) -> None:
+    """The learner runs the notebooks in order, each in a fresh kernel of their server."""
+    for name in notebooks:
         started = time.monotonic()
         try:
             found = await run_notebook(session, base, learner, f"{folder}/{name}")
         except Exception as exc:  # noqa: BLE001 - reported per learner and notebook; the others go on
-            found = [f"{type(exc).__name__}: {exc}"]
+            found = [("the notebook", f"{type(exc).__name__}: {exc}")]
         learner.windows.append((name[:2], started, time.monotonic()))
-        learner.problems += [f"{learner.name} {name[:2]}: {p}" for p in found]
+        learner.failed_cells += [(name[:2], cell, error) for cell, error in found]
+        learner.problems += [f"{learner.name} {name[:2]}: {cell}: {error}" for cell, error in found]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -525,6 +556,7 @@ class Report:
     """The figures of one simulated class."""
 
     learners: int
+    notebooks: list[str] = field(default_factory=service_notebooks)
     wall_s: float = 0.0
     run_s: float = 0.0
     spawn_s: float = 0.0
@@ -538,6 +570,16 @@ class Report:
     top_cells: list[tuple[str, int]] = field(default_factory=list)  # the cells with the most connections
     per_learner_s: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # (notebook, "code cell N") -> the learners it failed for, and the first error seen
+    failed_cells: dict[tuple[str, str], tuple[list[str], str]] = field(default_factory=dict)
+
+    def load_sensitive(self) -> list[str]:
+        """One line per cell that failed for at least one learner, most learners first."""
+        rows = sorted(self.failed_cells.items(), key=lambda item: (-len(item[1][0]), item[0]))
+        return [
+            f"  {nb} {cell:<13} {len(who)} of {self.learners} learners   {' '.join(error.split())[:140]}"
+            for (nb, cell), (who, error) in rows
+        ]
 
     def lines(self) -> list[str]:
         mib = 1024 * 1024
@@ -546,7 +588,8 @@ class Report:
         lines = [
             f"learners                {self.learners}",
             f"wall time               {self.wall_s:.1f} s (servers ready after {self.spawn_s:.1f} s; notebooks {self.run_s:.1f} s)",
-            f"time per learner        {sum(times) / len(times):.1f} s mean, {times[-1]:.1f} s slowest (08+09+12+18)",
+            f"time per learner        {sum(times) / len(times):.1f} s mean, {times[-1]:.1f} s slowest"
+            f" ({'+'.join(nb[:2] for nb in self.notebooks)})",
             f"peak PG connections     {self.peak_connections} (baseline {self.baseline_connections}, budget {self.budget}, max_connections {self.max_connections})",
             f"peak memory (RSS sum)   {self.peak_rss / mib:.0f} MiB (hub + proxy idle {self.idle_rss / mib:.0f} MiB; {per_learner_rss:.0f} MiB per learner)",
         ]
@@ -557,6 +600,9 @@ class Report:
             lines.append(
                 "cells with the most PG connections: " + ", ".join(f"{c}: {n}" for c, n in self.top_cells)
             )
+        failed = self.load_sensitive()
+        lines.append(f"cells that failed (load-sensitive cells): {len(failed) or 'none'}")
+        lines += failed
         if self.budget > self.max_connections:
             lines.append(
                 f"note: the budget ({self.budget}) exceeds max_connections ({self.max_connections}): the class "
@@ -594,7 +640,9 @@ async def run_class(hub: Hub, urls: tuple[str, str], names: list[str], folder: s
             report.spawn_s = time.monotonic() - started
             learners = [Learner(name, token) for name, token in zip(names, tokens, strict=True)]
             running = time.monotonic()
-            await asyncio.gather(*(run_learner(session, hub.url, lr, folder) for lr in learners))
+            await asyncio.gather(
+                *(run_learner(session, hub.url, lr, folder, report.notebooks) for lr in learners)
+            )
             report.run_s = time.monotonic() - running
             stop.set()
             await sampler
@@ -602,14 +650,18 @@ async def run_class(hub: Hub, urls: tuple[str, str], names: list[str], folder: s
         for lr in learners:
             report.problems += lr.problems
             report.per_learner_s[lr.name] = sum(end - start for _, start, end in lr.windows)
-        for number in numbers():
+            for nb, cell, error in lr.failed_cells:
+                who, first = report.failed_cells.setdefault((nb, cell), ([], error))
+                who.append(lr.name)
+        for number in [nb[:2] for nb in report.notebooks]:
             spans = [(s, e) for lr in learners for nb, s, e in lr.windows if nb == number]
             report.per_notebook_peak[number] = max((samples.peak_between(s, e) for s, e in spans), default=0)
         cells = [(c, samples.peak_between(s, e)) for lr in learners for c, s, e in lr.cells]
         report.top_cells = sorted(cells, key=lambda item: -item[1])[:4]
         if report.peak_connections > report.budget:
             report.problems.append(f"peak PG connections {report.peak_connections} > budget {report.budget}")
-        report.problems += await check_isolation(pg, r, names)
+        if set(service_notebooks()) <= set(report.notebooks):  # isolation needs what 08-18 leave behind
+            report.problems += await check_isolation(pg, r, names)
     finally:
         stop.set()
         for name in names:
@@ -619,10 +671,18 @@ async def run_class(hub: Hub, urls: tuple[str, str], names: list[str], folder: s
         await r.aclose()
 
 
-def simulate(learners: int, prefix: str = "learner", notebooks: Path = catalog.NOTEBOOKS) -> Report:
-    """Run a class of ``learners`` on a fresh hub; always stop the hub and what it started."""
+def simulate(
+    learners: int,
+    prefix: str = "learner",
+    notebooks: Path = catalog.NOTEBOOKS,
+    run: list[str] | None = None,
+) -> Report:
+    """Run a class of ``learners`` on a fresh hub; always stop the hub and what it started.
+
+    ``run``: the notebook files every learner runs (default: the service notebooks).
+    """
     install_hub()
-    report = Report(learners)
+    report = Report(learners, notebooks=run or service_notebooks())
     names = [f"{prefix}{i:02d}" for i in range(1, learners + 1)]
     started = time.monotonic()
     with shared_servers() as urls:
@@ -645,12 +705,21 @@ def main(argv: list[str]) -> int:
     run = commands.add_parser("simulate", help="run a simulated class on a local JupyterHub")
     run.add_argument("--learners", type=int, default=2, help="how many learners (default 2)")
     run.add_argument("--prefix", default="learner", help="learner names: PREFIX01, PREFIX02, ...")
+    which = run.add_mutually_exclusive_group()
+    which.add_argument("--all-notebooks", action="store_true", help="every learner runs every notebook")
+    which.add_argument("--notebooks", help="every learner runs these, e.g. 00,10,18 (default: 08,09,12,18)")
     commands.add_parser("install", help="create .venv-hub and install the proxy, if missing")
     args = parser.parse_args(argv)
     if args.command == "install":
         install_hub()
         return 0
-    report = simulate(args.learners, args.prefix)
+    try:
+        files = chosen_notebooks(
+            args.notebooks.split(",") if args.notebooks else None, every=args.all_notebooks
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    report = simulate(args.learners, args.prefix, run=files)
     print("\n".join(report.lines()))
     for problem in report.problems:
         print(f"FAIL {problem}")
