@@ -59,3 +59,10 @@ def test_the_calibration_notices_busy_cores() -> None:
     print(f"idle {idle.got:.2f} cores, busy {busy.got:.2f} cores of 2 (load {busy.load})")
     assert not busy.idle, busy
     assert busy.got < 0.75 * idle.got, (idle, busy)
+
+
+def test_where_the_machine_must_be_idle_a_busy_calibration_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(machine.EXPECT_IDLE, "1")
+    assert machine.calibrate(workers=1).idle  # idle: returns as usual
+    with spinners(2 * machine.usable_cores()), pytest.raises(machine.BusyMachineError, match="solo cell"):
+        machine.calibrate(workers=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import multiprocessing
 import re
 import sqlite3
@@ -197,6 +198,16 @@ async def waits_with_result(
     return {url: future.result() for url, future in futures.items()}
 
 
+async def waits_with_futures_wait(
+    session: aiohttp.ClientSession, urls: list[str], pool: ProcessPoolExecutor, rounds: int
+) -> dict[str, str]:
+    """Submits every hash, then blocks the loop in concurrent.futures.wait until all are done."""
+    bodies = await asyncio.gather(*(_read(session, url) for url in urls))
+    futures = {url: pool.submit(hash_rounds, body, rounds) for url, body in zip(urls, bodies, strict=True)}
+    concurrent.futures.wait(futures.values())  # the loop's thread sleeps here: no heartbeat, no I/O
+    return {url: future.result() for url, future in futures.items()}
+
+
 WRONG = [
     Wrong("archiver", "batched, but sqlite3 on the loop", BatchedButOnTheLoop, r"on the event loop's thread"),
     Wrong(
@@ -223,6 +234,12 @@ WRONG = [
     Wrong("fingerprints", "a process pool per item", a_pool_per_item, r"process pool\(s\) of its own"),
     Wrong("fingerprints", "one hash at a time", one_at_a_time, r"one at a time"),
     Wrong("fingerprints", "future.result() on the loop", waits_with_result, r"future\.result\(\)"),
+    Wrong(
+        "fingerprints",
+        "concurrent.futures.wait on the loop",
+        waits_with_futures_wait,
+        r"waited while the pool",
+    ),
 ]
 
 
