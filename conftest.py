@@ -6,7 +6,9 @@
   subprocess, uvloop) would then store output that the test run cannot see.
 - Before each ``solution`` cell, the learner stub and its check run in the same kernel, and the check
   must reject the stub with a hint (tests/stub_checks.py).
-- Under xdist workers, notebook cells tagged ``solo`` run while no other test runs (below).
+- Under xdist workers, notebook cells tagged ``solo`` run while no other test runs (below), and the
+  kernels get ``LAB_EXPECT_IDLE=1``: a cell whose ``helpers.machine.calibrate()`` finds the machine busy
+  there fails instead of asserting only its busy-machine claim.
 """
 
 from __future__ import annotations

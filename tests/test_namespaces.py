@@ -156,3 +156,24 @@ def test_first_service_cell_says_in_one_line_that_the_service_is_down(number: st
     assert len(error.traceback) == 1 and error.traceback[0].startswith("ServiceUnavailable: "), (
         error.traceback
     )
+
+
+def test_the_hubs_accept_only_names_that_are_their_own_namespace() -> None:
+    """deploy/jupyterhub's username_pattern: every name it admits is unchanged by safe_name (so two
+    learners never share a namespace), and the names safe_name would merge are refused."""
+    import re
+
+    deploy = Path(__file__).resolve().parents[1] / "deploy" / "jupyterhub"
+    patterns = {
+        re.search(r'username_pattern = r"([^"]+)"', (deploy / name).read_text()).group(1)  # type: ignore[union-attr]
+        for name in ("jupyterhub_config.py", "jupyterhub_config_real.py")
+    }
+    yaml = pytest.importorskip("yaml")
+    values = yaml.safe_load((deploy.parent / "kubernetes" / "values.yaml").read_text())
+    patterns.add(values["hub"]["config"]["Authenticator"]["username_pattern"])
+    assert len(patterns) == 1, patterns  # the same rule in the three configurations
+    admits = re.compile(patterns.pop()).match  # JupyterHub uses re.match
+    for name in ("ada", "learner05", "t3b4_02", "bob_smith", "a" * 32):
+        assert admits(name) and services.namespaces.safe_name(name) == name, name
+    for name in ("ada.l", "ada-l", "ada__l", "ada_", "_ada", "5ada", "Ada", "a" * 33, "zoë", ""):
+        assert not admits(name), name

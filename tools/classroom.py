@@ -393,7 +393,10 @@ async def run_notebook(
     async with kernel(session, base, learner, path) as kernel_id:
         ws_url = f"{base}/user/{learner.name}/api/kernels/{kernel_id}/channels".replace("http", "ws", 1)
         session_id = uuid.uuid4().hex
-        async with session.ws_connect(ws_url, headers=headers, max_msg_size=0) as ws:
+        # No permessage-deflate (compress=0): on loopback it saves nothing, and with it aiohttp 3.14.5
+        # once closed a learner's socket under load ("Received frame with non-zero reserved bits",
+        # 1002), the family of aiohttp#13274: compression state confused by interleaved ping frames.
+        async with session.ws_connect(ws_url, headers=headers, max_msg_size=0, compress=0) as ws:
             for number, cell in enumerate(cells, 1):
                 started = time.monotonic()
                 errors = await execute_cell(ws, session_id, cell["source"])
@@ -530,6 +533,8 @@ async def check_isolation(pg: Any, r: Any, names: list[str]) -> list[str]:
         if len(before[name]) < len(numbers()):
             problems.append(f"{name}: little left after the run: {before[name]}")
         problems += [f"{name}: outside its namespaces: {s}" for s in await stray(pg, r, name)]
+        if not expected:  # the learner's notebook 08 failed early: reported above and with its cells
+            continue
         balances = await pg.fetch(f'SELECT name, balance FROM "nb08_{name}".accounts ORDER BY name')
         if dict(balances) != {"ada": 100, "bob": 50}:  # what 08's last cells leave (tests/test_namespaces.py)
             problems.append(f"{name}: nb08 accounts ended as {dict(balances)}")

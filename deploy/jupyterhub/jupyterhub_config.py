@@ -57,6 +57,10 @@ c.JupyterHub.cleanup_servers = True  # stopping the hub stops every learner's se
 # --- who may do what ------------------------------------------------------------------------------
 c.JupyterHub.authenticator_class = DummyAuthenticator
 c.Authenticator.allow_all = True  # any name may log in: simulated class only
+# Only names that are their own namespace: helpers.safe_name turns other characters into "_", so
+# "ada.l", "ada-l" and "ada_l" would share schemas and keys (and reset each other's). The hub refuses
+# them (400 on the REST API, an error at login); tests/test_namespaces.py checks the pattern.
+c.Authenticator.username_pattern = r"^(?=.{1,32}$)[a-z][a-z0-9]*(_[a-z0-9]+)*$"
 if os.environ.get("CLASS_HUB_PASSWORD"):
     c.DummyAuthenticator.password = os.environ["CLASS_HUB_PASSWORD"]
 c.JupyterHub.services = [{"name": "classroom", "api_token": os.environ["CLASS_HUB_TOKEN"]}]

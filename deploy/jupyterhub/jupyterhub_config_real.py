@@ -24,6 +24,10 @@ c.JupyterHub.cookie_secret_file = "/var/lib/jupyterhub/jupyterhub_cookie_secret"
 c.JupyterHub.authenticator_class = "pam"
 c.Authenticator.allowed_users = set(Path("/etc/jupyterhub/class.txt").read_text().split())
 c.Authenticator.admin_users = {"instructor"}
+# Only names that are their own namespace: helpers.safe_name turns other characters into "_", so
+# "ada.l", "ada-l" and "ada_l" would share schemas and keys (and reset each other's). The hub refuses
+# them (400 on the REST API, an error at login); tests/test_namespaces.py checks the pattern.
+c.Authenticator.username_pattern = r"^(?=.{1,32}$)[a-z][a-z0-9]*(_[a-z0-9]+)*$"
 
 # One systemd unit per learner's server, with limits, so one runaway kernel cannot starve the class
 # (pip install jupyterhub-systemdspawner). LocalProcessSpawner works too, without the limits:
