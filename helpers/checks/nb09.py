@@ -87,14 +87,20 @@ def _watched(r: Any, wire: _Wire) -> Any:
     return Watched(connection_pool=r.connection_pool)
 
 
+# SCAN walks the whole keyspace, not only the prefix: on a class's shared Redis that is every learner's
+# keys (notebook 09 leaves thousands each). With the default COUNT of 10 one walk took tens of seconds
+# for a class of fifteen, past the check's limit; 1000 per round trip keeps it short.
+SCAN_COUNT = 1000
+
+
 async def _clear(r: Any, prefix: str) -> None:
-    keys = [key async for key in r.scan_iter(match=prefix + "*")]
+    keys = [key async for key in r.scan_iter(match=prefix + "*", count=SCAN_COUNT)]
     if keys:
         await r.delete(*keys)
 
 
 async def _keys(r: Any, prefix: str) -> list[Any]:
-    return sorted([key async for key in r.scan_iter(match=prefix + "*")])
+    return sorted([key async for key in r.scan_iter(match=prefix + "*", count=SCAN_COUNT)])
 
 
 @exercise("cached", timeout=30)
