@@ -37,6 +37,7 @@ __all__ = [
     "BusyMachineError",
     "Capacity",
     "calibrate",
+    "calibrate_core",
     "load_average",
     "usable_cores",
 ]
@@ -125,6 +126,12 @@ def calibrate(workers: int = 2, seconds: float = 0.3, windows: int = 3) -> Capac
             "something else is using the cores while a solo cell runs"
         )
     return again
+
+
+def calibrate_core() -> Capacity:
+    """Does this kernel get one whole core right now? For a claim about one process's speed (I/O
+    overlapping, session reuse, a free loop's heartbeat): one spinner, 0.1 s, about 0.15 s in all."""
+    return calibrate(workers=1, seconds=0.1)
 
 
 def _measure(workers: int, seconds: float, windows: int) -> Capacity:

@@ -368,10 +368,9 @@ async def _show(cid: str) -> str:
 
 async def clear(client: Any, cid: str) -> int:
     """Delete every key of the class (SCAN under ``class:<id>:``, never FLUSHDB)."""
-    deleted = 0
-    async for key in client.scan_iter(match=prefix(cid).replace("*", r"\*") + "*", count=500):
-        deleted += await client.delete(key)
-    return deleted
+    from helpers.services.namespaces import delete_prefix
+
+    return await delete_prefix(client, prefix(cid))
 
 
 async def _clear(cid: str) -> int:

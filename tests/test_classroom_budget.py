@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from support import services_running
+from support import free_port, services_running
 
 from helpers import classroom, services
 
@@ -131,8 +131,4 @@ def test_an_unreachable_server_is_a_verdict_not_a_traceback(unused_port: int) ->
 
 @pytest.fixture
 def unused_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()

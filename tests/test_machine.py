@@ -50,6 +50,8 @@ def test_expect_is_strict_when_idle_and_scaled_when_busy() -> None:
 def test_an_idle_machine_gives_one_process_a_whole_core() -> None:
     room = machine.calibrate(workers=1)
     assert room.got > 0.8 and room.idle, room
+    core = machine.calibrate_core()  # the notebooks' one-core check: one spinner, 0.1 s
+    assert core.workers == 1 and core.idle, core
 
 
 def test_the_calibration_notices_busy_cores() -> None:

@@ -482,7 +482,7 @@ async def footprint(pg: Any, r: Any, name: str, *, expiring: bool = False) -> di
         for (table,) in tables:
             quoted = f"{services.namespaces.quote_ident(ns.schema)}.{services.namespaces.quote_ident(table)}"
             found[f"{ns.schema}.{table}"] = int(await pg.fetchval(f"SELECT count(*) FROM {quoted}"))
-        keys = [k async for k in r.scan_iter(match=f"{ns.key_prefix}*", count=1000)]
+        keys = [k async for k in r.scan_iter(match=f"{ns.key_prefix}*", count=services.SCAN_COUNT)]
         if keys and not expiring:
             keys = [k for k, ttl in zip(keys, await _ttls(r, keys), strict=True) if ttl == -1]
         if keys:
@@ -502,7 +502,11 @@ async def stray(pg: Any, r: Any, name: str) -> list[str]:
     allowed = {services.Namespace(name, n).schema for n in numbers()}
     schemas = await pg.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", f"nb%\\_{name}")
     prefixes = tuple(services.Namespace(name, n).key_prefix for n in numbers())
-    keys = [k async for k in r.scan_iter(match=f"{name}:*", count=1000) if not k.startswith(prefixes)]
+    keys = [
+        k
+        async for k in r.scan_iter(match=f"{name}:*", count=services.SCAN_COUNT)
+        if not k.startswith(prefixes)
+    ]
     return [s for (s,) in schemas if s not in allowed] + keys[:5]
 
 

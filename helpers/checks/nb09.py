@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from helpers.checks import exercise, expect, outcome
+from helpers.services.namespaces import SCAN_COUNT, delete_prefix
 
 CALLS = [1, 2, 1, 1, 3, 2, 1, 3]  # three distinct items: 3 misses, 5 hits
 CACHE_TTL = 30
@@ -87,18 +88,6 @@ def _watched(r: Any, wire: _Wire) -> Any:
     return Watched(connection_pool=r.connection_pool)
 
 
-# SCAN walks the whole keyspace, not only the prefix: on a class's shared Redis that is every learner's
-# keys (notebook 09 leaves thousands each). With the default COUNT of 10 one walk took tens of seconds
-# for a class of fifteen, past the check's limit; 1000 per round trip keeps it short.
-SCAN_COUNT = 1000
-
-
-async def _clear(r: Any, prefix: str) -> None:
-    keys = [key async for key in r.scan_iter(match=prefix + "*", count=SCAN_COUNT)]
-    if keys:
-        await r.delete(*keys)
-
-
 async def _keys(r: Any, prefix: str) -> list[Any]:
     return sorted([key async for key in r.scan_iter(match=prefix + "*", count=SCAN_COUNT)])
 
@@ -108,7 +97,7 @@ async def check_cached(cached: Callable[..., Any], r: Any, ns: Any, server: Any)
     import aiohttp
 
     prefix = f"{ns.key_prefix}ex:cache:"
-    await _clear(r, prefix)
+    await delete_prefix(r, prefix)
     origin_calls = 0
 
     async with aiohttp.ClientSession() as session:
@@ -184,7 +173,7 @@ async def check_cached(cached: Callable[..., Any], r: Any, ns: Any, server: Any)
         f"{expirations[0][0] if expirations else 'EXPIRE'}: a failure between the two leaves a key that never expires",
         "store the value and its TTL in one command: `await r.set(key, value, ex=ttl)`",
     )
-    await _clear(r, prefix)
+    await delete_prefix(r, prefix)
     await _check_failures_are_not_cached(cached, r, f"{ns.key_prefix}ex:cache-fail:")
     return (
         f"{hits} of {len(CALLS)} calls were hits, the server saw {requests} requests, "
@@ -198,7 +187,7 @@ class OriginDown(ConnectionError):
 
 async def _check_failures_are_not_cached(cached: Callable[..., Any], r: Any, prefix: str) -> None:
     """The origin fails once: the caller must see the error, and the next call must try again."""
-    await _clear(r, prefix)
+    await delete_prefix(r, prefix)
     calls = 0
 
     async def product(item: int) -> dict[str, Any]:
@@ -230,7 +219,7 @@ async def _check_failures_are_not_cached(cached: Callable[..., Any], r: Any, pre
             "store a value only after the function returned it; after a failure the next call must call it again",
         )
     finally:
-        await _clear(r, prefix)
+        await delete_prefix(r, prefix)
 
 
 LIMIT = 5
@@ -241,7 +230,7 @@ WINDOW = 2  # seconds: long enough that a busy machine cannot overrun it mid-che
 @exercise("rate_limit", timeout=30)
 async def check_rate_limit(rate_limit: Callable[..., Awaitable[tuple[bool, float]]], r: Any, ns: Any) -> str:
     prefix = f"{ns.key_prefix}ex:rl:"
-    await _clear(r, prefix)
+    await delete_prefix(r, prefix)
     alice, bob, carol = prefix + "alice", prefix + "bob", prefix + "carol"
     wire = _Wire()
     watched = _watched(r, wire)
@@ -342,5 +331,5 @@ async def check_rate_limit(rate_limit: Callable[..., Awaitable[tuple[bool, float
         "after the window ended the client was still refused",
         "the counter must expire with its window",
     )
-    await _clear(r, prefix)
+    await delete_prefix(r, prefix)
     return f"a burst of {BURST} let exactly {LIMIT} through, refusals say when to retry, windows expire"

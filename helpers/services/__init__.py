@@ -45,7 +45,16 @@ from __future__ import annotations
 
 from .cli import main
 from .local import LocalServer
-from .namespaces import NAME_MAX, Namespace, namespace, reset, reset_postgres, reset_redis
+from .namespaces import (
+    NAME_MAX,
+    SCAN_COUNT,
+    Namespace,
+    delete_prefix,
+    namespace,
+    reset,
+    reset_postgres,
+    reset_redis,
+)
 from .resolution import Resolution, ServiceUnavailable, postgres_url, redis_url, resolve
 from .servers import SERVERS
 from .urls import POSTGRES, REDIS, mask_url
@@ -67,5 +76,7 @@ __all__ = [
     "reset",
     "reset_postgres",
     "reset_redis",
+    "delete_prefix",
+    "SCAN_COUNT",
     "resolve",
 ]

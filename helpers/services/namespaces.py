@@ -95,12 +95,16 @@ async def reset_postgres(conn: asyncpg.Connection | asyncpg.Pool, ns: Namespace)
     await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")
 
 
-async def reset_redis(client: redis.asyncio.Redis, ns: Namespace, *, batch: int = 500) -> int:
-    """Delete the keys under ``ns.key_prefix`` (SCAN, never FLUSHDB); return how many were deleted."""
-    prefix = ns.key_prefix
+# SCAN walks the whole keyspace, not only the prefix: on a class's shared Redis, every learner's keys.
+# The server's default COUNT of 10 makes that thousands of round trips for a class; 1000 keeps it short.
+SCAN_COUNT = 1000
+
+
+async def delete_prefix(client: redis.asyncio.Redis, prefix: str, *, batch: int = 500) -> int:
+    """Delete every key that starts with ``prefix`` (SCAN, never FLUSHDB); return how many were deleted."""
     pattern = re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"  # escape glob characters in MATCH
     deleted, pending = 0, []
-    async for key in client.scan_iter(match=pattern, count=1000):
+    async for key in client.scan_iter(match=pattern, count=SCAN_COUNT):
         # Belt and braces: only ever delete what really starts with our prefix.
         text = key.decode(errors="replace") if isinstance(key, bytes) else key
         if text.startswith(prefix):
@@ -111,6 +115,11 @@ async def reset_redis(client: redis.asyncio.Redis, ns: Namespace, *, batch: int 
     if pending:
         deleted += await client.delete(*pending)
     return deleted
+
+
+async def reset_redis(client: redis.asyncio.Redis, ns: Namespace, *, batch: int = 500) -> int:
+    """Delete the keys under ``ns.key_prefix`` (SCAN, never FLUSHDB); return how many were deleted."""
+    return await delete_prefix(client, ns.key_prefix, batch=batch)
 
 
 async def reset(
